@@ -1,0 +1,30 @@
+/**
+ * f2b: fail2ban rebuilt in TypeScript for Deno.
+ *
+ * From a log line to a ban:
+ *
+ * 1. The config reader loads a fail2ban configuration directory into typed
+ *    jail specs (`src/config/`).
+ * 2. The supervisor (main thread) starts one worker per enabled jail
+ *    (`workers/jail_worker.ts`).
+ * 3. Each worker tails its logpaths, finds each line's date (date detector),
+ *    runs the filter (prefregex, failregex, ignoreregex), drops ignored
+ *    addresses and counts failures per address within findtime.
+ * 4. When a count reaches maxretry the worker posts a ban request; the ban
+ *    manager decides the ban time and records the ban in the database.
+ * 5. The serialized action executor runs the jail's actions (firewall rules,
+ *    mails, …) with log-derived values kept out of the shell.
+ * 6. Timers unban addresses when their ban time is over.
+ *
+ * @module
+ */
+
+export type * from "./src/config/types.ts";
+export type * from "./src/filter/types.ts";
+export type * from "./src/ipc/messages.ts";
+export { type Clock, ManualClock, SYSTEM_CLOCK } from "./src/util/clock.ts";
+
+if (import.meta.main) {
+  const { main } = await import("./src/cli/main.ts");
+  Deno.exit(await main(Deno.mainModule.endsWith("mod.ts") ? "f2b" : Deno.execPath(), Deno.args));
+}

@@ -1,0 +1,134 @@
+/**
+ * The typed, validated result of reading a fail2ban configuration directory.
+ * Produced by the config reader (src/config/), consumed by the filter engine,
+ * the jail workers, the ban manager and the action executor. These are plain
+ * data (structured-clone safe) so a spec can be posted to a worker as is.
+ *
+ * @module
+ */
+
+/** One regex option value with where it came from, for error messages. */
+export interface RegexSource {
+  /** The Python-flavoured pattern, `%(x)s` and `<option>` references resolved, fail2ban tags (`<HOST>`, `<F-USER>`…) still in place. */
+  pattern: string;
+  /** Where it was written, e.g. `/etc/fail2ban/filter.d/sshd.conf [Definition] failregex line 3`. */
+  origin: string;
+}
+
+/** A filter (filter.d/NAME.conf with its .local and options) ready to compile. */
+export interface FilterSpec {
+  /** Filter name as referenced by the jail, without options: `sshd`. */
+  name: string;
+  /** The main filter file, or null for a filter given as a raw regex. */
+  file: string | null;
+  /** `prefregex`, or null when the filter has none. */
+  prefregex: RegexSource | null;
+  /** `failregex` lines (blank lines dropped). */
+  failregex: RegexSource[];
+  /** `ignoreregex` lines (blank lines dropped). */
+  ignoreregex: RegexSource[];
+  /** `datepattern`, or null for automatic detection. */
+  datepattern: string | null;
+  /** `maxlines`: lines buffered for multi-line regexes. @default 1 */
+  maxlines: number;
+  /** `journalmatch` for the systemd backend, or null. */
+  journalmatch: string | null;
+  /** `logtimezone` (`UTC`, `+0200`, …) or null for the local zone. */
+  logtimezone: string | null;
+  /** Every resolved option of the filter ([Definition] merged with [Init] and the reference's arguments). */
+  options: Record<string, string>;
+}
+
+/** An action (action.d/NAME.conf with its .local and the jail's arguments). */
+export interface ActionSpec {
+  /** Action instance name: the `actname` argument, else the file name (`iptables-multiport`). */
+  name: string;
+  /** The action file name without extension (`iptables-multiport`). */
+  kind: string;
+  /** The main action file, for error messages. */
+  file: string | null;
+  /** [Definition] commands (`actionstart`, `actionstop`, `actioncheck`, `actionban`, `actionunban`, `actionflush`, `actionreban`, …), `%()` resolved, `<tags>` still in place. */
+  commands: Record<string, string>;
+  /** Properties for tag substitution: [Definition] non-command keys, [Init], then the reference's arguments (later wins). */
+  properties: Record<string, string>;
+  /** Overrides per address family from `[Init?family=inet6]` and similar: `{ inet6: { blocktype: … } }`. */
+  familyProperties: Record<string, Record<string, string>>;
+  /** Seconds after which a command's whole process group is killed. @default 60 */
+  timeout: number;
+}
+
+/** bantime.* options of a jail. */
+export interface BanTimeIncrement {
+  /** `bantime.increment` @default false */
+  enabled: boolean;
+  /** `bantime.factor` @default 1 */
+  factor: number;
+  /** `bantime.formula` (a Python expression over ban.Time, ban.Count, banFactor, …) or null. */
+  formula: string | null;
+  /** `bantime.multipliers` (space-separated integers), empty when unset. */
+  multipliers: number[];
+  /** `bantime.maxtime` in seconds, or null for no cap. */
+  maxtime: number | null;
+  /** `bantime.rndtime` in seconds, or null. */
+  rndtime: number | null;
+  /** `bantime.overalljails` @default false */
+  overalljails: boolean;
+}
+
+/** One jail (a section of jail.conf / jail.local / jail.d). */
+export interface JailSpec {
+  /** Section name: `sshd`. */
+  name: string;
+  enabled: boolean;
+  /** `backend`: `auto`, `polling`, `pyinotify`, `systemd`, … @default "auto" */
+  backend: string;
+  /** `logpath` entries as written (may contain globs), `tail`/`head` suffix stripped. */
+  logpath: string[];
+  /** `logencoding` @default "auto" */
+  logencoding: string;
+  filter: FilterSpec;
+  actions: ActionSpec[];
+  /** `maxretry` @default 5 */
+  maxretry: number;
+  /** `findtime` in seconds @default 600 */
+  findtime: number;
+  /** `bantime` in seconds; negative means permanent. @default 600 */
+  bantime: number;
+  /** `maxmatches`: matched lines kept per ticket. @default maxretry */
+  maxmatches: number;
+  /** `ignoreip` entries: addresses, CIDR networks, host names. */
+  ignoreip: string[];
+  /** `ignoreself` @default true */
+  ignoreself: boolean;
+  /** `ignorecommand` or null. */
+  ignorecommand: string | null;
+  /** `ignorecache` as written, or null. */
+  ignorecache: string | null;
+  /** `usedns`: `yes`, `warn`, `no`, `raw`. @default "warn" */
+  usedns: string;
+  bantimeIncrement: BanTimeIncrement;
+  /** Every resolved option of the jail section, for `get` commands and tags. */
+  options: Record<string, string>;
+}
+
+/** fail2ban.conf [Definition] (and its .local), server settings. */
+export interface ServerSpec {
+  /** @default "INFO" */
+  loglevel: string;
+  /** `STDOUT`, `STDERR`, `SYSLOG`, `SYSOUT`, `SYSTEMD-JOURNAL` or a file path. @default "/var/log/fail2ban.log" */
+  logtarget: string;
+  /** @default "auto" */
+  syslogsocket: string;
+  /** @default "/var/run/fail2ban/fail2ban.sock" */
+  socket: string;
+  /** @default "/var/run/fail2ban/fail2ban.pid" */
+  pidfile: string;
+  /** SQLite file, or `:memory:`, or `None` for no database. @default "/var/lib/fail2ban/fail2ban.sqlite3" */
+  dbfile: string;
+  /** Seconds of ban history kept. @default 86400 */
+  dbpurgeage: number;
+  /** @default 10 */
+  dbmaxmatches: number;
+  /** @default "auto" */
+  allowipv6: string;
+}

@@ -1,0 +1,50 @@
+/**
+ * What the filter engine finds in log lines.
+ *
+ * @module
+ */
+
+/** A date found in a line by the date detector. */
+export interface DateMatch {
+  /** Epoch seconds (fractional). */
+  time: number;
+  /** Offset of the matched date text in the line. */
+  start: number;
+  /** Offset just past the matched date text. */
+  end: number;
+  /** Name of the template that matched, for statistics (`{^LN-BEG}Month Day Hour:Minute:Second`). */
+  template: string;
+}
+
+/** One failure found by a failregex. */
+export interface FailureMatch {
+  /** Failure id: the host text, or the `<F-ID>` value. */
+  fid: string;
+  /** Raw host text from `<HOST>`/`<ADDR>`/`<IP4>`/`<IP6>`/`<DNS>`/`<CIDR>`, or null when only an id was captured. */
+  host: string | null;
+  /** The line's time in epoch seconds. */
+  time: number;
+  /** The matched log line(s), as fail2ban keeps them in ticket matches. */
+  lines: string[];
+  /**
+   * Values of `<F-…>` groups by lower-case name without the prefix
+   * (`user`, `alt_user`, `mlfid`, `content` excluded), for tags and failJSON.
+   */
+  data: Record<string, string>;
+  /** Index of the failregex that matched. */
+  regexIndex: number;
+}
+
+/** The outcome of one log line through a filter. */
+export interface LineResult {
+  /** The line's time (epoch seconds), or null when no date was found. */
+  time: number | null;
+  /** The date template that matched, or null. */
+  dateTemplate: string | null;
+  /** Failures found (usually zero or one). */
+  failures: FailureMatch[];
+  /** True when an ignoreregex matched. */
+  ignored: boolean;
+  /** Indexes of failregexes that matched, including `<F-NOFAIL>` ones. */
+  matchedRegexes: number[];
+}

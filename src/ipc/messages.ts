@@ -1,0 +1,94 @@
+/**
+ * Every message that crosses a thread or a socket, as discriminated unions on
+ * `type`, so both sides are type-checked against the same definitions.
+ *
+ * - Main thread → jail worker: {@link ToWorker}
+ * - Jail worker → main thread: {@link FromWorker}
+ * - Client ↔ server: {@link Request} / {@link Reply}, newline-delimited JSON
+ *
+ * @module
+ */
+
+import type { JailSpec } from "../config/types.ts";
+
+/** Saved read position of one log file. */
+export interface LogPosition {
+  /** Absolute path of the log file. */
+  path: string;
+  /** Byte offset of the first unread byte. */
+  offset: number;
+  /** Hash of the file's first line, to detect rotation across restarts. */
+  firstLineHash: string;
+}
+
+/** What a worker sends to ask for a ban: one address reached maxretry. */
+export interface BanRequest {
+  jail: string;
+  /** Canonical failure id (canonical address text for hosts). */
+  fid: string;
+  /** Address family when `fid` is an address, else null. */
+  family: "inet4" | "inet6" | null;
+  /** Number of failures counted. */
+  failures: number;
+  /** Time of the last failure, epoch seconds. */
+  time: number;
+  /** Matched lines kept (at most maxmatches). */
+  matches: string[];
+  /** Captured `<F-…>` values of the last failure (user, …). */
+  data: Record<string, string>;
+}
+
+/** Main thread → jail worker. */
+export type ToWorker =
+  | {
+    type: "start";
+    spec: JailSpec;
+    /** Positions saved in the database, by path. */
+    positions: LogPosition[];
+    /** Resume at these positions but skip the line starting there (after a hang). */
+    skipLineAt: LogPosition | null;
+  }
+  | { type: "ping"; seq: number }
+  /** Replace settings of the running jail (maxretry, findtime, regexes, ignoreip, logpaths…). */
+  | { type: "update"; spec: JailSpec }
+  /** Forget failures of an address (after a ban or a manual unban). */
+  | { type: "forget"; fid: string }
+  | { type: "stop" };
+
+/** Jail worker → main thread. */
+export type FromWorker =
+  | { type: "ready"; jail: string }
+  | { type: "pong"; seq: number }
+  /** A failure was counted: `[jail] Found <fid> - <time>` in the log. */
+  | { type: "found"; jail: string; fid: string; time: number }
+  | { type: "ban"; request: BanRequest }
+  /** Read positions, sent after each processed chunk (for the database and for restarts). */
+  | { type: "positions"; jail: string; positions: LogPosition[] }
+  | {
+    type: "stats";
+    jail: string;
+    currentlyFailed: number;
+    totalFailed: number;
+    /** Distinct failing ids evicted because of the memory cap. */
+    evicted: number;
+    files: string[];
+  }
+  | { type: "log"; jail: string; level: LogLevel; message: string }
+  | { type: "stopped"; jail: string };
+
+/** Log levels, fail2ban's names. */
+export type LogLevel = "CRITICAL" | "ERROR" | "WARNING" | "NOTICE" | "INFO" | "DEBUG";
+
+/** Client → server: a fail2ban-client command as its words, e.g. `["status", "sshd"]`. */
+export interface Request {
+  type: "command";
+  command: string[];
+}
+
+/** Server → client. */
+export type Reply =
+  | { ok: true; value: unknown }
+  | { ok: false; error: { name: string; message: string } };
+
+/** Largest socket frame accepted, in bytes. */
+export const MAX_FRAME_BYTES = 1024 * 1024;
