@@ -92,3 +92,23 @@ export type Reply =
 
 /** Largest socket frame accepted, in bytes. */
 export const MAX_FRAME_BYTES = 1024 * 1024;
+
+/** A ban in force (or being applied): what the ban manager, database and actions share. */
+export interface BanTicket {
+  jail: string;
+  /** Canonical failure id (address text for hosts). */
+  fid: string;
+  family: "inet4" | "inet6" | null;
+  /** Ban start, epoch seconds. */
+  time: number;
+  /** Ban duration in seconds; negative means permanent. */
+  banTime: number;
+  /** How many times this id was banned before this ban (0 for the first; from the ban history). */
+  banCount: number;
+  /** Failures that led to the ban. */
+  failures: number;
+  /** Matched lines. */
+  matches: string[];
+  /** Captured `<F-…>` values. */
+  data: Record<string, string>;
+}
