@@ -1,0 +1,652 @@
+/**
+ * The daemon: the main thread that turns the workers' ban requests into bans
+ * (ban manager, database, serialized action executor), unbans on time by a
+ * timer, restores bans at start, and answers the control plane.
+ *
+ * @module
+ */
+
+import type { JailSpec } from "../config/types.ts";
+import type { BanRequest, BanTicket, FromWorker, LogPosition } from "../ipc/messages.ts";
+import type { Logger } from "../log/types.ts";
+import type { JailStatus, ReloadOptions, ServerControl } from "../server/control.ts";
+import { UnknownJailError } from "../server/control.ts";
+import type { Clock } from "../util/clock.ts";
+import { IgnoreCommand, type IgnoreCommandExec } from "./ignore_command.ts";
+import type {
+  ActionExecutorPort,
+  BanDatabasePort,
+  BanManagerFactory,
+  BanManagerPort,
+} from "./ports.ts";
+import { Supervisor, type WorkerFactory } from "./supervisor.ts";
+
+/** A timer handle. */
+type Timer = ReturnType<typeof setTimeout>;
+
+/** Options of {@link Daemon}. */
+export interface DaemonOptions {
+  /** Reads the enabled jails (at start and on reload). */
+  loadJails: () => Promise<JailSpec[]> | JailSpec[];
+  /** Makes a jail's ban manager. */
+  newBanManager: BanManagerFactory;
+  executor: ActionExecutorPort;
+  /** The ban database, or null for none (`dbfile = None`). */
+  db: BanDatabasePort | null;
+  logger: Logger;
+  clock: Clock;
+  /** Runs ignorecommand. */
+  exec: IgnoreCommandExec;
+  /** Seconds of ban history kept (dbpurgeage). @default 86400 */
+  dbPurgeAge?: number;
+  /** Milliseconds between position saves. @default 10000 */
+  positionSaveInterval?: number;
+  /** Milliseconds between history purges. @default 3600000 */
+  purgeInterval?: number;
+  /** First delay in milliseconds before retrying a failed ban action, doubled each time. @default 1000 */
+  retryBackoff?: number;
+  /** Longest retry delay in milliseconds. @default 300000 */
+  maxRetryBackoff?: number;
+  /** Makes jail workers (a fake in tests). */
+  workerFactory?: WorkerFactory;
+  /** Milliseconds between heartbeats. @default 1000 */
+  heartbeatInterval?: number;
+  /** Milliseconds without a pong before a worker is restarted. @default 5000 */
+  heartbeatTimeout?: number;
+  /** First worker restart delay in milliseconds. @default 500 */
+  restartBackoff?: number;
+}
+
+interface JailState {
+  spec: JailSpec;
+  bans: BanManagerPort;
+  ignore: IgnoreCommand | null;
+  currentlyFailed: number;
+  totalFailed: number;
+  evicted: number;
+  files: string[];
+  /** Ids whose ban request is being handled (ignorecommand running). */
+  inFlight: Set<string>;
+  positionsDirty: boolean;
+}
+
+interface PendingBan {
+  ticket: BanTicket;
+  attempt: number;
+  timer: Timer | null;
+}
+
+/** Longest setTimeout delay (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The running daemon; it implements the control plane's {@link ServerControl}. */
+export class Daemon implements ServerControl {
+  readonly #o: DaemonOptions;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #jails = new Map<string, JailState>();
+  readonly #supervisor: Supervisor;
+  /** Bans whose action failed, retried with backoff; key `jail\0fid`. */
+  readonly #pending = new Map<string, PendingBan>();
+  #unbanTimer: Timer | null = null;
+  #unbanAt = Infinity;
+  #positionTimer: Timer | null = null;
+  #purgeTimer: Timer | null = null;
+  #state: "new" | "running" | "stopping" | "stopped" = "new";
+  readonly #finished = Promise.withResolvers<void>();
+  #reloading: Promise<void> = Promise.resolve();
+  /** Ban and unban actions in flight, awaited at stop. */
+  readonly #inFlightActions = new Set<Promise<unknown>>();
+
+  /** Builds the daemon; nothing runs until {@link start}. */
+  constructor(options: DaemonOptions) {
+    this.#o = options;
+    this.#logger = options.logger;
+    this.#clock = options.clock;
+    this.#supervisor = new Supervisor({
+      logger: options.logger,
+      onMessage: (jail, message) => this.#onWorkerMessage(jail, message),
+      ...(options.workerFactory ? { workerFactory: options.workerFactory } : {}),
+      ...(options.heartbeatInterval ? { heartbeatInterval: options.heartbeatInterval } : {}),
+      ...(options.heartbeatTimeout ? { heartbeatTimeout: options.heartbeatTimeout } : {}),
+      ...(options.restartBackoff ? { restartBackoff: options.restartBackoff } : {}),
+    });
+  }
+
+  /** Resolves when the daemon has stopped (by {@link stop}, a signal or the `stop` command). */
+  get finished(): Promise<void> {
+    return this.#finished.promise;
+  }
+
+  /** Worker restarts so far. */
+  get workerRestarts(): number {
+    return this.#supervisor.restarts;
+  }
+
+  /**
+   * Starts every enabled jail: actionstart, bans still in force restored from
+   * the database, then the workers from their saved positions.
+   */
+  async start(): Promise<void> {
+    if (this.#state !== "new") throw new Error("The daemon was already started");
+    this.#state = "running";
+    const specs = await this.#o.loadJails();
+    if (specs.length === 0) {
+      this.#logger.log("WARNING", "No enabled jail in the configuration: nothing to watch");
+    }
+    const restore = this.#currentBans();
+    for (const spec of specs) await this.#startJail(spec, restore);
+    const db = this.#o.db;
+    if (db) {
+      this.#positionTimer = setInterval(
+        () => this.#savePositions(false),
+        this.#o.positionSaveInterval ?? 10_000,
+      );
+      const purge = () => {
+        try {
+          db.purge(this.#clock.now(), this.#o.dbPurgeAge ?? 86400);
+        } catch (e) {
+          this.#logger.log("ERROR", `Cannot purge the database: ${errorText(e)}`);
+        }
+      };
+      purge();
+      this.#purgeTimer = setInterval(purge, this.#o.purgeInterval ?? 3_600_000);
+    }
+  }
+
+  #currentBans(): BanTicket[] {
+    if (!this.#o.db) return [];
+    try {
+      return this.#o.db.currentBans(this.#clock.now());
+    } catch (e) {
+      this.#logger.log("ERROR", `Cannot read the bans in force from the database: ${errorText(e)}`);
+      return [];
+    }
+  }
+
+  async #startJail(spec: JailSpec, restore: BanTicket[]): Promise<void> {
+    const name = spec.name;
+    this.#logger.log("INFO", `Creating new jail '${name}'`);
+    const state: JailState = {
+      spec,
+      bans: this.#o.newBanManager(spec),
+      ignore: this.#ignoreCommand(spec),
+      currentlyFailed: 0,
+      totalFailed: 0,
+      evicted: 0,
+      files: [],
+      inFlight: new Set(),
+      positionsDirty: false,
+    };
+    this.#jails.set(name, state);
+    try {
+      await this.#o.executor.startJail(name, spec.actions);
+    } catch (e) {
+      this.#logger.log("ERROR", `[${name}] actionstart failed: ${errorText(e)}`);
+    }
+    const now = this.#clock.now();
+    for (const ticket of restore) {
+      if (ticket.jail !== name) continue;
+      if (ticket.banTime >= 0 && ticket.time + ticket.banTime <= now) continue;
+      if (!state.bans.addBan(ticket)) continue;
+      this.#logger.log("NOTICE", `[${name}] Restore Ban ${ticket.fid}`);
+      this.#applyBan(ticket);
+    }
+    this.#armUnbanTimer();
+    let positions: LogPosition[] = [];
+    try {
+      positions = this.#o.db?.loadPositions(name) ?? [];
+    } catch (e) {
+      this.#logger.log("ERROR", `[${name}] Cannot read saved log positions: ${errorText(e)}`);
+    }
+    this.#supervisor.startJail(spec, positions);
+    this.#logger.log("INFO", `Jail '${name}' started`);
+  }
+
+  #ignoreCommand(spec: JailSpec): IgnoreCommand | null {
+    if (!spec.ignorecommand?.trim()) return null;
+    return new IgnoreCommand({
+      jail: spec.name,
+      command: spec.ignorecommand,
+      cache: spec.ignorecache,
+      exec: this.#o.exec,
+      logger: this.#logger,
+      clock: this.#clock,
+    });
+  }
+
+  #onWorkerMessage(jail: string, message: FromWorker): void {
+    const state = this.#jails.get(jail);
+    if (!state) return;
+    switch (message.type) {
+      case "ban":
+        this.#onBanRequest(state, message.request);
+        break;
+      case "found":
+        this.#logger.log("INFO", `[${jail}] Found ${message.fid} - ${formatTime(message.time)}`);
+        break;
+      case "positions":
+        state.positionsDirty = true;
+        break;
+      case "stats":
+        state.currentlyFailed = message.currentlyFailed;
+        state.totalFailed = message.totalFailed;
+        state.evicted = message.evicted;
+        state.files = message.files;
+        break;
+      case "log":
+        this.#logger.log(message.level, message.message);
+        break;
+      case "ready":
+      case "pong":
+      case "stopped":
+        break;
+    }
+  }
+
+  #onBanRequest(state: JailState, request: BanRequest): void {
+    if (this.#state !== "running") return;
+    const jail = state.spec.name;
+    const fid = request.fid;
+    if (state.bans.isBanned(fid)) {
+      this.#logger.log("NOTICE", `[${jail}] ${fid} already banned`);
+      this.#supervisor.post(jail, { type: "forget", fid });
+      return;
+    }
+    if (state.ignore) {
+      if (state.inFlight.has(fid)) return;
+      state.inFlight.add(fid);
+      const ignore = state.ignore;
+      state.ignore.isIgnored(request).then((ignored) => {
+        state.inFlight.delete(fid);
+        if (this.#jails.get(jail) !== state) return;
+        if (ignored) {
+          this.#logger.log("NOTICE", `[${jail}] Ignore ${fid} by command`);
+          this.#supervisor.post(jail, { type: "forget", fid });
+          return;
+        }
+        if (state.ignore === ignore || state.ignore === null) this.#ban(state, request);
+      });
+      return;
+    }
+    this.#ban(state, request);
+  }
+
+  #ban(state: JailState, request: BanRequest): BanTicket | null {
+    if (this.#state !== "running") return null;
+    const jail = state.spec.name;
+    const fid = request.fid;
+    let history: unknown = null;
+    if (this.#o.db) {
+      try {
+        history = this.#o.db.banHistory(
+          fid,
+          state.spec.bantimeIncrement.overalljails ? null : jail,
+        );
+      } catch (e) {
+        this.#logger.log(
+          "ERROR",
+          `[${jail}] Cannot read the ban history of ${fid}: ${errorText(e)}`,
+        );
+      }
+    }
+    const ticket = state.bans.createTicket(request, history);
+    if (!state.bans.addBan(ticket)) {
+      this.#logger.log("NOTICE", `[${jail}] ${fid} already banned`);
+      this.#supervisor.post(jail, { type: "forget", fid });
+      return null;
+    }
+    this.#logger.log("NOTICE", `[${jail}] Ban ${fid}`);
+    // Recorded before the action runs: a crash in between re-applies it at start.
+    this.#dbAdd(ticket);
+    this.#supervisor.post(jail, { type: "forget", fid });
+    this.#armUnbanTimer();
+    this.#applyBan(ticket);
+    return ticket;
+  }
+
+  #dbAdd(ticket: BanTicket): void {
+    try {
+      this.#o.db?.addBan(ticket);
+    } catch (e) {
+      this.#logger.log(
+        "ERROR",
+        `[${ticket.jail}] Cannot record the ban of ${ticket.fid} in the database: ${errorText(e)}`,
+      );
+    }
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#inFlightActions.add(p);
+    p.finally(() => this.#inFlightActions.delete(p));
+    return p;
+  }
+
+  /** Runs actionban; on failure the ban stays recorded and is retried with backoff. */
+  #applyBan(ticket: BanTicket, attempt = 0): void {
+    const key = `${ticket.jail}\0${ticket.fid}`;
+    this.#track(
+      this.#o.executor.ban(ticket).catch((e) => {
+        this.#logger.log("ERROR", `[${ticket.jail}] Ban of ${ticket.fid} failed: ${errorText(e)}`);
+        return false;
+      }),
+    ).then((ok) => {
+      const state = this.#jails.get(ticket.jail);
+      const still = state?.bans.getBan(ticket.fid);
+      if (ok || this.#state !== "running" || !still || still.time !== ticket.time) {
+        if (this.#pending.get(key)?.ticket === ticket) this.#pending.delete(key);
+        return;
+      }
+      const delay = Math.min(
+        (this.#o.retryBackoff ?? 1000) * 2 ** attempt,
+        this.#o.maxRetryBackoff ?? 300_000,
+      );
+      this.#logger.log(
+        "WARNING",
+        `[${ticket.jail}] Ban of ${ticket.fid} is pending: its action failed; retrying in ${
+          (delay / 1000).toFixed(1)
+        } s`,
+      );
+      const pending: PendingBan = { ticket, attempt: attempt + 1, timer: null };
+      pending.timer = setTimeout(() => {
+        pending.timer = null;
+        if (this.#pending.get(key) !== pending) return;
+        this.#applyBan(ticket, attempt + 1);
+      }, delay);
+      this.#pending.set(key, pending);
+    });
+  }
+
+  /** Bans whose actionban failed and waits for a retry. */
+  pendingBans(): BanTicket[] {
+    return [...this.#pending.values()].filter((p) => p.timer !== null).map((p) => p.ticket);
+  }
+
+  #armUnbanTimer(): void {
+    let next = Infinity;
+    for (const s of this.#jails.values()) {
+      const t = s.bans.nextUnbanTime();
+      if (t !== null && t < next) next = t;
+    }
+    if (next === this.#unbanAt && this.#unbanTimer !== null) return;
+    if (this.#unbanTimer !== null) clearTimeout(this.#unbanTimer);
+    this.#unbanTimer = null;
+    this.#unbanAt = next;
+    if (next === Infinity || this.#state !== "running") return;
+    const delay = Math.min(Math.max(0, (next - this.#clock.now()) * 1000), MAX_TIMER_MS);
+    this.#unbanTimer = setTimeout(() => {
+      this.#unbanTimer = null;
+      this.#unbanAt = Infinity;
+      this.checkUnbans();
+    }, Math.ceil(delay));
+  }
+
+  /** Unbans every ban whose time is over and re-arms the timer (the timer calls it). */
+  checkUnbans(): void {
+    const now = this.#clock.now();
+    for (const state of this.#jails.values()) {
+      for (const ticket of state.bans.popExpired(now)) this.#unban(ticket, "time");
+    }
+    this.#armUnbanTimer();
+  }
+
+  #unban(ticket: BanTicket, why: "time" | "manual"): void {
+    const jail = ticket.jail;
+    this.#logger.log("NOTICE", `[${jail}] Unban ${ticket.fid}`);
+    try {
+      this.#o.db?.removeBan(jail, ticket.fid);
+    } catch (e) {
+      this.#logger.log(
+        "ERROR",
+        `[${jail}] Cannot remove the ban of ${ticket.fid} from the database: ${errorText(e)}`,
+      );
+    }
+    const key = `${jail}\0${ticket.fid}`;
+    const pending = this.#pending.get(key);
+    if (pending) {
+      this.#pending.delete(key);
+      // Its actionban never succeeded: there is nothing to undo.
+      if (pending.timer !== null) {
+        clearTimeout(pending.timer);
+        return;
+      }
+    }
+    if (why === "manual") this.#supervisor.post(jail, { type: "forget", fid: ticket.fid });
+    this.#track(
+      this.#o.executor.unban(ticket).catch((e) => {
+        this.#logger.log("ERROR", `[${jail}] Unban of ${ticket.fid} failed: ${errorText(e)}`);
+        return false;
+      }),
+    );
+  }
+
+  /** Bans `ip` in `jail` by hand (`set <jail> banip`). Returns false when already banned. */
+  banIp(jail: string, ip: string): boolean {
+    const state = this.#state_(jail);
+    if (state.bans.isBanned(ip)) return false;
+    const family = ip.includes(":") ? "inet6" : /^\d+\.\d+\.\d+\.\d+$/.test(ip) ? "inet4" : null;
+    return this.#ban(state, {
+      jail,
+      fid: ip,
+      family,
+      failures: 0,
+      time: this.#clock.now(),
+      matches: [],
+      data: {},
+    }) !== null;
+  }
+
+  /**
+   * Unbans `ip` by hand (`set <jail> unbanip`, `unban`): from `jail`, or from
+   * every jail when null. Returns the number of bans removed.
+   */
+  unbanIp(jail: string | null, ip: string): number {
+    const states = jail === null ? [...this.#jails.values()] : [this.#state_(jail)];
+    let n = 0;
+    for (const state of states) {
+      const ticket = state.bans.getBan(ip);
+      if (!ticket) continue;
+      state.bans.removeBan(ip);
+      this.#unban(ticket, "manual");
+      n++;
+    }
+    this.#armUnbanTimer();
+    return n;
+  }
+
+  /** Addresses banned in `jail`. */
+  bannedIps(jail: string): string[] {
+    return [...this.#state_(jail).bans.bans()].map((t) => t.fid);
+  }
+
+  #state_(jail: string): JailState {
+    const state = this.#jails.get(jail);
+    if (!state) throw new UnknownJailError(jail);
+    return state;
+  }
+
+  /** The spec a jail runs with. */
+  jailSpec(name: string): JailSpec {
+    return this.#state_(name).spec;
+  }
+
+  /** Names of the running jails, in start order. */
+  jailNames(): string[] {
+    return [...this.#jails.keys()];
+  }
+
+  /** Status of one jail, from its worker's last stats and its ban manager. */
+  jailStatus(name: string): JailStatus {
+    const s = this.#state_(name);
+    return {
+      name,
+      currentlyFailed: s.currentlyFailed,
+      totalFailed: s.totalFailed,
+      files: s.files.length > 0 ? s.files : s.spec.logpath,
+      currentlyBanned: s.bans.currentlyBanned,
+      totalBanned: s.bans.totalBanned,
+      bannedIps: [...s.bans.bans()].map((t) => t.fid),
+    };
+  }
+
+  #savePositions(all: boolean): void {
+    const db = this.#o.db;
+    if (!db) return;
+    for (const [name, state] of this.#jails) {
+      if (!all && !state.positionsDirty) continue;
+      const positions = this.#supervisor.positions(name);
+      if (positions.length === 0) continue;
+      try {
+        db.savePositions(name, positions);
+        state.positionsDirty = false;
+      } catch (e) {
+        this.#logger.log("ERROR", `[${name}] Cannot save log positions: ${errorText(e)}`);
+      }
+    }
+  }
+
+  async #stopJail(name: string): Promise<void> {
+    const state = this.#jails.get(name);
+    if (!state) return;
+    await this.#supervisor.stopJail(name);
+    const positions = this.#supervisor.positions(name);
+    if (positions.length > 0) {
+      try {
+        this.#o.db?.savePositions(name, positions);
+      } catch (e) {
+        this.#logger.log("ERROR", `[${name}] Cannot save log positions: ${errorText(e)}`);
+      }
+    }
+    for (const [key, p] of this.#pending) {
+      if (p.ticket.jail !== name) continue;
+      if (p.timer !== null) clearTimeout(p.timer);
+      this.#pending.delete(key);
+    }
+    await Promise.allSettled([...this.#inFlightActions]);
+    try {
+      await this.#o.executor.stopJail(name);
+    } catch (e) {
+      this.#logger.log("ERROR", `[${name}] actionstop failed: ${errorText(e)}`);
+    }
+    this.#jails.delete(name);
+    this.#logger.log("INFO", `Jail '${name}' stopped`);
+  }
+
+  /** Stops every jail (actionstop), saves positions, closes the database. Bans stay recorded. */
+  async stop(): Promise<void> {
+    if (this.#state === "stopping" || this.#state === "stopped") return this.finished;
+    const wasRunning = this.#state === "running";
+    this.#state = "stopping";
+    this.#logger.log("INFO", "Shutdown in progress...");
+    for (const t of [this.#positionTimer, this.#purgeTimer]) if (t !== null) clearInterval(t);
+    if (this.#unbanTimer !== null) clearTimeout(this.#unbanTimer);
+    this.#unbanTimer = null;
+    await this.#reloading.catch(() => {});
+    if (wasRunning) {
+      // Workers first, so positions are final before they are saved.
+      await this.#supervisor.stopAll();
+      for (const name of [...this.#jails.keys()].reverse()) await this.#stopJail(name);
+    }
+    try {
+      this.#o.db?.close();
+    } catch (e) {
+      this.#logger.log("ERROR", `Cannot close the database: ${errorText(e)}`);
+    }
+    this.#state = "stopped";
+    this.#finished.resolve();
+  }
+
+  /**
+   * Re-reads the configuration: new jails start, removed ones stop (actionstop),
+   * changed ones are updated in place (their workers get `update`; new actions
+   * are restarted and re-applied). Bans are kept.
+   */
+  reload(options: ReloadOptions = {}): Promise<void> {
+    const run = this.#reloading.catch(() => {}).then(() => this.#reload(options));
+    this.#reloading = run;
+    return run;
+  }
+
+  async #reload(options: ReloadOptions): Promise<void> {
+    if (this.#state !== "running") return;
+    this.#logger.log("INFO", "Reload configuration");
+    // Read everything first: a bad configuration changes nothing.
+    const specs = await this.#o.loadJails();
+    const wanted = new Map(specs.map((s) => [s.name, s]));
+    if (options.jail !== undefined) {
+      if (!wanted.has(options.jail) && !this.#jails.has(options.jail)) {
+        if (options.ifExists) return;
+        throw new UnknownJailError(options.jail);
+      }
+      for (const name of [...wanted.keys()]) if (name !== options.jail) wanted.delete(name);
+    }
+    const targets = options.jail !== undefined ? [options.jail] : [...this.#jails.keys()];
+    for (const name of targets) {
+      if (this.#jails.has(name) && !wanted.has(name)) await this.#stopJail(name);
+    }
+    for (const spec of wanted.values()) {
+      const state = this.#jails.get(spec.name);
+      if (!state) {
+        await this.#startJail(spec, this.#currentBans());
+        continue;
+      }
+      if (options.unban) {
+        for (const t of [...state.bans.bans()]) {
+          state.bans.removeBan(t.fid);
+          this.#unban(t, "manual");
+        }
+      }
+      if (options.restart) {
+        await this.#stopJail(spec.name);
+        await this.#startJail(spec, this.#currentBans());
+        continue;
+      }
+      this.#updateJail(state, spec);
+    }
+    this.#armUnbanTimer();
+  }
+
+  #updateJail(state: JailState, spec: JailSpec): void {
+    const old = state.spec;
+    state.spec = spec;
+    if (JSON.stringify(old) === JSON.stringify(spec)) return;
+    if (
+      old.ignorecommand !== spec.ignorecommand || old.ignorecache !== spec.ignorecache
+    ) state.ignore = this.#ignoreCommand(spec);
+    // A new ban manager with the new ban times; bans in force move over unchanged.
+    const bans = this.#o.newBanManager(spec);
+    for (const t of state.bans.bans()) bans.addBan(t);
+    state.bans = bans;
+    this.#supervisor.updateJail(spec);
+    if (JSON.stringify(old.actions) !== JSON.stringify(spec.actions)) {
+      const tickets = [...bans.bans()];
+      const name = spec.name;
+      this.#track(
+        (async () => {
+          await this.#o.executor.stopJail(name);
+          await this.#o.executor.startJail(name, spec.actions);
+          for (const t of tickets) this.#applyBan(t);
+        })().catch((e) => {
+          this.#logger.log("ERROR", `[${name}] Cannot restart the actions: ${errorText(e)}`);
+        }),
+      );
+    }
+    this.#logger.log("INFO", `Jail '${spec.name}' reloaded`);
+  }
+}
+
+function pad(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+/** Local time as fail2ban prints it in `Found` lines: `2005-08-14 12:00:00`. */
+export function formatTime(epoch: number): string {
+  const d = new Date(epoch * 1000);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${
+    pad(d.getMinutes())
+  }:${pad(d.getSeconds())}`;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
