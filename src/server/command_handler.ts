@@ -1,0 +1,161 @@
+/**
+ * fail2ban-client's commands, answered against a {@link ServerControl}: a
+ * function of (control, words) that tests call without a socket. Values are
+ * plain JSON (the client formats them as fail2ban-client prints them).
+ *
+ * @module
+ */
+
+import denoJson from "../../deno.json" with { type: "json" };
+import type { JailStatus, ReloadOptions, ServerControl } from "./control.ts";
+
+/** The f2b version that `version` answers. */
+export const VERSION: string = denoJson.version;
+
+/** A command that the server does not know, or with wrong arguments. */
+export class InvalidCommandError extends Error {
+  /** The command words received. */
+  readonly command: string[];
+  /** Builds the error; `detail` says what is wrong. */
+  constructor(command: string[], detail: string) {
+    super(detail);
+    this.name = "InvalidCommandError";
+    this.command = command;
+  }
+}
+
+/** A `[label, value]` row of a status answer; the value is a number, text, list or nested rows. */
+export type StatusRow = [string, number | string | string[] | StatusRow[]];
+
+/** The server's command list, as `help` answers it. */
+export const COMMAND_HELP: string = `Commands:
+    ping                                     tests if the server is alive
+    status                                   gets the current status of the server
+    status <JAIL> [FLAVOR]                   gets the current status of <JAIL>; FLAVOR is
+                                             basic (default) or short (no banned list)
+    reload [--restart] [--unban] [--all]     reloads the configuration without restarting
+                                             the server; --restart restarts the affected
+                                             jails, --unban also unbans their addresses
+    reload [--restart] [--unban] [--if-exists] <JAIL>
+                                             reloads the jail <JAIL>, or restarts it
+    restart [--unban] [--if-exists] <JAIL>   restarts the jail <JAIL> (alias for
+                                             'reload --restart ... <JAIL>')
+    stop                                     stops all jails and terminates the server
+    version                                  returns the server version
+    echo <WORDS>                             returns the words given
+    help                                     returns this text`;
+
+function invalid(words: string[], detail: string): InvalidCommandError {
+  return new InvalidCommandError(words, `${detail}: see "help" for the list of commands`);
+}
+
+/** Builds `status`'s answer: number of jails and their names. */
+export function serverStatus(names: string[]): StatusRow[] {
+  return [["Number of jail", names.length], ["Jail list", names.join(", ")]];
+}
+
+/** Builds `status <jail> [flavor]`'s answer from a {@link JailStatus}. */
+export function jailStatusRows(status: JailStatus, flavor: "basic" | "short"): StatusRow[] {
+  const actions: StatusRow[] = [
+    ["Currently banned", status.currentlyBanned],
+    ["Total banned", status.totalBanned],
+  ];
+  if (flavor === "basic") actions.push(["Banned IP list", status.bannedIps]);
+  return [
+    ["Filter", [
+      ["Currently failed", status.currentlyFailed],
+      ["Total failed", status.totalFailed],
+      ["File list", status.files],
+    ]],
+    ["Actions", actions],
+  ];
+}
+
+/** Parses `reload`'s (or `restart`'s) words after the command name. */
+function parseReload(words: string[], args: string[], restart: boolean): ReloadOptions {
+  const options: ReloadOptions = {};
+  if (restart) options.restart = true;
+  for (const arg of args) {
+    switch (arg) {
+      case "--restart":
+        options.restart = true;
+        break;
+      case "--unban":
+        options.unban = true;
+        break;
+      case "--all":
+        options.all = true;
+        break;
+      case "--if-exists":
+        options.ifExists = true;
+        break;
+      default:
+        if (arg.startsWith("--")) {
+          throw invalid(words, `Unknown option "${arg}" of "${words[0]}"`);
+        }
+        if (options.jail !== undefined) {
+          throw invalid(words, `"${words[0]}" takes one jail, got "${options.jail}" and "${arg}"`);
+        }
+        options.jail = arg;
+    }
+  }
+  if (restart && options.jail === undefined) {
+    throw invalid(words, `"restart" on the server takes a jail name`);
+  }
+  return options;
+}
+
+/**
+ * Runs one fail2ban-client command against the daemon and returns its
+ * answer. Throws {@link InvalidCommandError} for an unknown command or wrong
+ * arguments, and whatever the daemon throws (e.g. `UnknownJailError`).
+ *
+ * @example
+ * ```ts
+ * import { handleCommand } from "./command_handler.ts";
+ * const control = {
+ *   jailNames: () => ["sshd"],
+ *   jailStatus: () => { throw new Error("unused"); },
+ *   stop: async () => {},
+ *   reload: async () => {},
+ * };
+ * if (await handleCommand(control, ["ping"]) !== "pong") throw new Error();
+ * ```
+ */
+export async function handleCommand(control: ServerControl, words: string[]): Promise<unknown> {
+  const [name, ...args] = words;
+  switch (name) {
+    case undefined:
+    case "":
+      throw invalid(words, "Empty command");
+    case "ping":
+      return "pong";
+    case "version":
+      return VERSION;
+    case "echo":
+      return args;
+    case "help":
+      return COMMAND_HELP;
+    case "status": {
+      if (args.length === 0) return serverStatus(control.jailNames());
+      if (args.length > 2) throw invalid(words, `"status" takes a jail and a flavor at most`);
+      const flavor = args[1] ?? "basic";
+      if (flavor !== "basic" && flavor !== "short") {
+        throw invalid(words, `Unknown status flavor "${flavor}": expected basic or short`);
+      }
+      return jailStatusRows(control.jailStatus(args[0]!), flavor);
+    }
+    case "stop":
+      if (args.length > 0) throw invalid(words, `"stop" with a jail is not supported`);
+      await control.stop();
+      return null;
+    case "reload":
+      await control.reload(parseReload(words, args, false));
+      return null;
+    case "restart":
+      await control.reload(parseReload(words, args, true));
+      return null;
+    default:
+      throw invalid(words, `Invalid command "${name}"`);
+  }
+}
