@@ -97,6 +97,8 @@ export class Supervisor {
   readonly #stopTimeout: number;
   readonly #fileSize: FileSizer;
   readonly #slots = new Map<string, Slot>();
+  /** Final positions of jails stopped, until they start again. */
+  readonly #final = new Map<string, LogPosition[]>();
   #heartbeat: Timer | null = null;
   /** Restarts done so far (crash or hang), for tests and status. */
   restarts = 0;
@@ -122,12 +124,13 @@ export class Supervisor {
   /** Last positions reported by the worker of `jail`. */
   positions(jail: string): LogPosition[] {
     const slot = this.#slots.get(jail);
-    return slot ? [...slot.positions.values()] : [];
+    return slot ? [...slot.positions.values()] : this.#final.get(jail) ?? [];
   }
 
   /** Starts the worker of a jail, resuming at `positions` (from the database). */
   startJail(spec: JailSpec, positions: LogPosition[]): void {
     if (this.#slots.has(spec.name)) throw new Error(`Jail "${spec.name}" is already running`);
+    this.#final.delete(spec.name);
     const slot: Slot = {
       spec,
       worker: null,
@@ -179,6 +182,7 @@ export class Supervisor {
       slot.worker = null;
     }
     this.#slots.delete(jail);
+    this.#final.set(jail, [...slot.positions.values()]);
     if (this.#slots.size === 0 && this.#heartbeat !== null) {
       clearInterval(this.#heartbeat);
       this.#heartbeat = null;
