@@ -190,7 +190,7 @@ export class Daemon implements ServerControl {
       if (ticket.banTime >= 0 && ticket.time + ticket.banTime <= now) continue;
       if (!state.bans.addBan(ticket)) continue;
       this.#logger.log("NOTICE", `[${name}] Restore Ban ${ticket.fid}`);
-      this.#applyBan(ticket);
+      this.#applyBan(ticket, 0, true);
     }
     this.#armUnbanTimer();
     let positions: LogPosition[] = [];
@@ -323,10 +323,12 @@ export class Daemon implements ServerControl {
   }
 
   /** Runs actionban; on failure the ban stays recorded and is retried with backoff. */
-  #applyBan(ticket: BanTicket, attempt = 0): void {
+  #applyBan(ticket: BanTicket, attempt = 0, restored = false): void {
     const key = `${ticket.jail}\0${ticket.fid}`;
+    const executor = this.#o.executor;
+    const run = restored && executor.reban ? executor.reban(ticket) : executor.ban(ticket);
     this.#track(
-      this.#o.executor.ban(ticket).catch((e) => {
+      run.catch((e) => {
         this.#logger.log("ERROR", `[${ticket.jail}] Ban of ${ticket.fid} failed: ${errorText(e)}`);
         return false;
       }),
@@ -351,7 +353,7 @@ export class Daemon implements ServerControl {
       pending.timer = setTimeout(() => {
         pending.timer = null;
         if (this.#pending.get(key) !== pending) return;
-        this.#applyBan(ticket, attempt + 1);
+        this.#applyBan(ticket, attempt + 1, restored);
       }, delay);
       this.#pending.set(key, pending);
     });
@@ -524,7 +526,7 @@ export class Daemon implements ServerControl {
     }
     await Promise.allSettled([...this.#inFlightActions]);
     try {
-      await this.#o.executor.stopJail(name);
+      await this.#o.executor.stopJail(name, [...state.bans.bans()]);
     } catch (e) {
       this.#logger.log("ERROR", `[${name}] actionstop failed: ${errorText(e)}`);
     }
@@ -623,9 +625,9 @@ export class Daemon implements ServerControl {
       const name = spec.name;
       this.#track(
         (async () => {
-          await this.#o.executor.stopJail(name);
+          await this.#o.executor.stopJail(name, tickets);
           await this.#o.executor.startJail(name, spec.actions);
-          for (const t of tickets) this.#applyBan(t);
+          for (const t of tickets) this.#applyBan(t, 0, true);
         })().catch((e) => {
           this.#logger.log("ERROR", `[${name}] Cannot restart the actions: ${errorText(e)}`);
         }),

@@ -37,10 +37,12 @@ export interface BanManagerPort<H = unknown> {
 export interface ActionExecutorPort {
   /** Runs actionstart of a jail's actions. */
   startJail(jail: string, actions: ActionSpec[]): Promise<unknown> | unknown;
-  /** Runs actionstop of a jail's actions. */
-  stopJail(jail: string): Promise<unknown> | unknown;
+  /** Flushes the jail's bans from the firewall (actionflush, else actionunban of each of `bans`), then runs actionstop. */
+  stopJail(jail: string, bans?: BanTicket[]): Promise<unknown> | unknown;
   /** Runs actionban; false when an action failed. */
   ban(ticket: BanTicket): Promise<boolean>;
+  /** Re-applies a ban restored from the database (actionreban, else actionban). */
+  reban?(ticket: BanTicket): Promise<boolean>;
   /** Runs actionunban; false when an action failed. */
   unban(ticket: BanTicket): Promise<boolean>;
 }
