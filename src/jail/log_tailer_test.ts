@@ -1,0 +1,155 @@
+import assert from "node:assert/strict";
+import type { LogPosition } from "../ipc/messages.ts";
+import { LogTailer, type LogTailerOptions } from "./log_tailer.ts";
+
+/** Records what a tailer reports. */
+class Recorder {
+  lines: string[] = [];
+  live: boolean[] = [];
+  positions = new Map<string, LogPosition>();
+  logs: string[] = [];
+  line(text: string, _path: string, live: boolean) {
+    this.lines.push(text);
+    this.live.push(live);
+  }
+  position(p: LogPosition) {
+    this.positions.set(p.path, p);
+  }
+  log(level: string, message: string) {
+    this.logs.push(`${level} ${message}`);
+  }
+}
+
+async function withDir(fn: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function append(path: string, text: string | Uint8Array) {
+  const data = typeof text === "string" ? new TextEncoder().encode(text) : text;
+  Deno.writeFileSync(path, data, { append: true, create: true });
+}
+
+function polling(logpath: string[], extra: Partial<LogTailerOptions> = {}): LogTailerOptions {
+  return { logpath, backend: "polling", pollInterval: 60_000, globInterval: 0, ...extra };
+}
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000) {
+  const until = performance.now() + timeoutMs;
+  while (!cond()) {
+    if (performance.now() > until) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+Deno.test("LogTailer starts at the end by default and reads appended lines", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/a.log`;
+    append(path, "old 1\nold 2\n");
+    const rec = new Recorder();
+    const tailer = new LogTailer(polling([path]), rec);
+    try {
+      await tailer.start();
+      assert.deepEqual(rec.lines, []);
+      append(path, "new 1\nnew 2\npart");
+      await tailer.poll();
+      assert.deepEqual(rec.lines, ["new 1", "new 2"]);
+      assert.deepEqual(rec.live, [true, true]);
+      assert.equal(rec.positions.get(path)?.offset, 24);
+      assert.match(rec.positions.get(path)?.firstLineHash ?? "", /^[0-9a-f]{32}$/);
+      append(path, "ial\r\n");
+      await tailer.poll();
+      assert.deepEqual(rec.lines, ["new 1", "new 2", "partial"]);
+    } finally {
+      const last = await tailer.stop();
+      assert.deepEqual(last.map((p) => p.offset), [33]);
+    }
+  });
+});
+
+Deno.test("LogTailer uses startAt for configured files and marks the backlog not live", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/a.log`;
+    append(path, "one\ntwo\nthree\n");
+    const rec = new Recorder();
+    const tailer = new LogTailer(
+      polling([path], { startAt: () => ({ offset: 4 }) }),
+      rec,
+    );
+    try {
+      await tailer.start();
+      assert.deepEqual(rec.lines, ["two", "three"]);
+      assert.deepEqual(rec.live, [false, false]);
+      append(path, "four\n");
+      await tailer.poll();
+      assert.deepEqual(rec.live, [false, false, true]);
+    } finally {
+      await tailer.stop();
+    }
+  });
+});
+
+Deno.test("LogTailer skips the line at a skipLine start", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/a.log`;
+    append(path, "one\nhostile\nthree\n");
+    const rec = new Recorder();
+    const tailer = new LogTailer(
+      polling([path], { startAt: () => ({ offset: 4, skipLine: true }) }),
+      rec,
+    );
+    try {
+      await tailer.start();
+      assert.deepEqual(rec.lines, ["three"]);
+      assert.ok(rec.logs.some((l) => l.includes("Skipped the line")));
+    } finally {
+      await tailer.stop();
+    }
+  });
+});
+
+Deno.test("LogTailer decodes CRLF, invalid UTF-8 and NUL bytes", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/a.log`;
+    const rec = new Recorder();
+    const tailer = new LogTailer(polling([path]), rec);
+    try {
+      append(path, "");
+      await tailer.start();
+      append(path, new Uint8Array([0x61, 0x0d, 0x0a, 0xfe, 0x00, 0x62, 0x0a]));
+      await tailer.poll();
+      assert.deepEqual(rec.lines, ["a", "\uFFFD\u0000b"]);
+    } finally {
+      await tailer.stop();
+    }
+  });
+});
+
+Deno.test("LogTailer reacts to file-system events without polling", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/a.log`;
+    append(path, "");
+    const rec = new Recorder();
+    const tailer = new LogTailer({ logpath: [path], backend: "auto", pollInterval: 600_000 }, rec);
+    try {
+      await tailer.start();
+      assert.equal(tailer.watching, true);
+      append(path, "hello\n");
+      await waitFor("the line", () => rec.lines.length === 1);
+      assert.deepEqual(rec.lines, ["hello"]);
+    } finally {
+      await tailer.stop();
+    }
+  });
+});
+
+Deno.test("LogTailer rejects an unknown logencoding", () => {
+  assert.throws(
+    () => new LogTailer({ logpath: ["/x"], encoding: "klingon" }, new Recorder()),
+    /Unknown logencoding: "klingon"/,
+  );
+});
