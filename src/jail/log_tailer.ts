@@ -330,7 +330,10 @@ export class LogTailer {
     // A copy of the same log (same head, same bytes before the position): keep the position.
     const file = t.file!;
     const size = file.statSync().size;
-    if (tail && size >= oldOffset && oldHead.length > 0 && equalBytes(t.head, oldHead)) {
+    if (
+      tail && size >= oldOffset && oldHead.length > 0 &&
+      t.head.length >= oldHead.length && equalBytes(t.head.subarray(0, oldHead.length), oldHead)
+    ) {
       const now = new Uint8Array(tail.length);
       const n = fileAccess(file).readAt(now, oldOffset - tail.length);
       if (n === tail.length && equalBytes(now, tail)) {
