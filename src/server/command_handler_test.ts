@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { handleCommand, InvalidCommandError, VERSION } from "./command_handler.ts";
+import type { JailStatus, ReloadOptions, ServerControl } from "./control.ts";
+import { UnknownJailError } from "./control.ts";
+
+/** A ServerControl that records calls. */
+class FakeControl implements ServerControl {
+  stopped = 0;
+  reloads: ReloadOptions[] = [];
+  readonly jails: Record<string, JailStatus> = {
+    sshd: {
+      name: "sshd",
+      currentlyFailed: 1,
+      totalFailed: 7,
+      files: ["/var/log/auth.log"],
+      currentlyBanned: 2,
+      totalBanned: 3,
+      bannedIps: ["192.0.2.10", "2001:db8::1"],
+    },
+  };
+  jailNames(): string[] {
+    return Object.keys(this.jails);
+  }
+  jailStatus(name: string): JailStatus {
+    const s = this.jails[name];
+    if (!s) throw new UnknownJailError(name);
+    return s;
+  }
+  stop(): Promise<void> {
+    this.stopped++;
+    return Promise.resolve();
+  }
+  reload(options: ReloadOptions): Promise<void> {
+    if (options.jail && !this.jails[options.jail] && !options.ifExists) {
+      return Promise.reject(new UnknownJailError(options.jail));
+    }
+    this.reloads.push(options);
+    return Promise.resolve();
+  }
+}
+
+Deno.test("handleCommand answers ping with pong", async () => {
+  assert.equal(await handleCommand(new FakeControl(), ["ping"]), "pong");
+});
+
+Deno.test("handleCommand status lists the jails", async () => {
+  assert.deepEqual(await handleCommand(new FakeControl(), ["status"]), [
+    ["Number of jail", 1],
+    ["Jail list", "sshd"],
+  ]);
+});
+
+Deno.test("handleCommand status of a jail gives filter and action rows", async () => {
+  const rows = await handleCommand(new FakeControl(), ["status", "sshd"]);
+  assert.deepEqual(rows, [
+    ["Filter", [["Currently failed", 1], ["Total failed", 7], ["File list", [
+      "/var/log/auth.log",
+    ]]]],
+    ["Actions", [["Currently banned", 2], ["Total banned", 3], ["Banned IP list", [
+      "192.0.2.10",
+      "2001:db8::1",
+    ]]]],
+  ]);
+  assert.deepEqual(
+    await handleCommand(new FakeControl(), ["status", "sshd", "basic"]),
+    rows,
+  );
+});
+
+Deno.test("handleCommand status short flavor leaves out the banned list", async () => {
+  const rows = await handleCommand(new FakeControl(), ["status", "sshd", "short"]) as unknown[][];
+  assert.deepEqual(rows[1], ["Actions", [["Currently banned", 2], ["Total banned", 3]]]);
+});
+
+Deno.test("handleCommand status of an unknown jail throws UnknownJailError", async () => {
+  await assert.rejects(
+    handleCommand(new FakeControl(), ["status", "nojail"]),
+    (e: unknown) => e instanceof UnknownJailError && e.message.includes("'nojail'"),
+  );
+});
+
+Deno.test("handleCommand status rejects an unknown flavor", async () => {
+  await assert.rejects(
+    handleCommand(new FakeControl(), ["status", "sshd", "fancy"]),
+    /Unknown status flavor "fancy"/,
+  );
+});
+
+Deno.test("handleCommand stop stops the daemon once and answers null", async () => {
+  const control = new FakeControl();
+  assert.equal(await handleCommand(control, ["stop"]), null);
+  assert.equal(control.stopped, 1);
+});
+
+Deno.test("handleCommand reload passes its options", async () => {
+  const control = new FakeControl();
+  assert.equal(await handleCommand(control, ["reload"]), null);
+  await handleCommand(control, ["reload", "--restart", "--unban", "--all"]);
+  await handleCommand(control, ["reload", "--if-exists", "sshd"]);
+  await handleCommand(control, ["restart", "--unban", "sshd"]);
+  assert.deepEqual(control.reloads, [
+    {},
+    { restart: true, unban: true, all: true },
+    { ifExists: true, jail: "sshd" },
+    { restart: true, unban: true, jail: "sshd" },
+  ]);
+});
+
+Deno.test("handleCommand reload of an unknown jail fails unless --if-exists", async () => {
+  const control = new FakeControl();
+  await assert.rejects(handleCommand(control, ["reload", "nojail"]), UnknownJailError);
+  await handleCommand(control, ["reload", "--if-exists", "nojail"]);
+  assert.deepEqual(control.reloads, [{ ifExists: true, jail: "nojail" }]);
+});
+
+Deno.test("handleCommand reload rejects unknown options and two jails", async () => {
+  await assert.rejects(
+    handleCommand(new FakeControl(), ["reload", "--bogus"]),
+    /Unknown option "--bogus" of "reload"/,
+  );
+  await assert.rejects(
+    handleCommand(new FakeControl(), ["reload", "a", "b"]),
+    /takes one jail/,
+  );
+  await assert.rejects(handleCommand(new FakeControl(), ["restart"]), /takes a jail name/);
+});
+
+Deno.test("handleCommand version and echo", async () => {
+  assert.equal(await handleCommand(new FakeControl(), ["version"]), VERSION);
+  assert.match(VERSION, /^\d+\.\d+\.\d+/);
+  assert.deepEqual(await handleCommand(new FakeControl(), ["echo", "a", "b c"]), ["a", "b c"]);
+});
+
+Deno.test("handleCommand unknown command says so and points at help", async () => {
+  await assert.rejects(
+    handleCommand(new FakeControl(), ["frobnicate", "x"]),
+    (e: unknown) =>
+      e instanceof InvalidCommandError && /Invalid command "frobnicate"/.test(e.message) &&
+      /"help"/.test(e.message),
+  );
+  await assert.rejects(handleCommand(new FakeControl(), []), InvalidCommandError);
+  const help = await handleCommand(new FakeControl(), ["help"]);
+  assert.match(String(help), /status <JAIL> \[FLAVOR\]/);
+});
