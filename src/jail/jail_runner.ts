@@ -1,0 +1,464 @@
+/**
+ * The jail worker's logic, apart from the Worker API: tail the logpaths, run each line through
+ * the filter, drop ignored addresses, count failures and post a ban request the moment an id
+ * reaches maxretry.
+ *
+ * @module
+ */
+
+import type { JailSpec } from "../config/types.ts";
+import type { LineResult } from "../filter/types.ts";
+import type { FromWorker, LogLevel, LogPosition, ToWorker } from "../ipc/messages.ts";
+import type { Logger } from "../log/types.ts";
+import { type HostResolver, hostToFailureIds, parseUseDns, type UseDns } from "../net/dns.ts";
+import { type IPAddress, parseAddress } from "../net/ip_address.ts";
+import type { Clock } from "../util/clock.ts";
+import { FailManager } from "./fail_manager.ts";
+import {
+  LogTailer,
+  type LogTailerOptions,
+  type StartDecision,
+  type TailerSink,
+} from "./log_tailer.ts";
+import { findStart, type RandomAccess } from "./start_position.ts";
+
+/** A filter compiled for one jail: what the runner needs of the filter engine. */
+export interface JailMatcher {
+  /** Runs prefregex, failregex and ignoreregex over one line. */
+  processLine(line: string, now: number): LineResult;
+  /** The line's time by the date detector (for the start-position bisection), or null. */
+  lineTime(line: string, now: number): number | null;
+}
+
+/** Decides whether an address is ignored (ignoreip, ignoreself). */
+export interface IgnoreChecker {
+  /** Why `address` is ignored (`ip`, `self`, …), or null when it is not. */
+  ignoredBy(address: IPAddress): string | null;
+}
+
+/** The tailer as the runner uses it (a {@link LogTailer}, or a fake in tests). */
+export interface Tailer {
+  readonly files: string[];
+  start(): Promise<void>;
+  update(options: LogTailerOptions): Promise<void>;
+  stop(): Promise<LogPosition[]>;
+  positions(): LogPosition[];
+}
+
+/** Options of a {@link JailRunner}. */
+export interface JailRunnerOptions {
+  /** Source of "now". */
+  clock: Clock;
+  /** Sends a message to the main thread. */
+  post(message: FromWorker): void;
+  /** Compiles the jail's filter; throws a SyntaxError naming the bad regex. */
+  createMatcher(spec: JailSpec): JailMatcher;
+  /** Builds the ignore list. @default nothing ignored */
+  createIgnoreList?(spec: JailSpec): IgnoreChecker;
+  /** Builds the tailer. @default a {@link LogTailer} */
+  createTailer?(options: LogTailerOptions, sink: TailerSink): Tailer;
+  /** Resolves host names for `usedns` yes/warn. @default the shared DNS resolver */
+  resolver?: HostResolver;
+  /** Milliseconds between stats messages while counts change, and between cleanups. @default 1000 */
+  statsInterval?: number;
+  /** Poll interval of the tailer in milliseconds. @default 1000 */
+  pollInterval?: number;
+}
+
+/** Seconds a log time may differ from now in operation before it is taken as now (fail2ban's). */
+const MAX_LIVE_SKEW = 60;
+/** Lines after a skipped line whose positions are reported one by one. */
+const CAREFUL_LINES = 10_000;
+
+/**
+ * Runs one jail inside its worker. Feed it {@link ToWorker} messages with {@link handle}; it posts
+ * {@link FromWorker} messages through `post`.
+ *
+ * Time rules follow fail2ban: while a file's backlog is read, lines older than findtime are
+ * dropped and failures without a date are skipped; on lines written since, a failure without a
+ * date (or with a date more than 60 s from now) counts at now, with a warning once.
+ */
+export class JailRunner {
+  readonly #o: JailRunnerOptions;
+  #spec: JailSpec | null = null;
+  #matcher: JailMatcher | null = null;
+  #ignore: IgnoreChecker | null = null;
+  #useDns: UseDns = "warn";
+  #fails: FailManager | null = null;
+  #tailer: Tailer | null = null;
+  #saved = new Map<string, LogPosition>();
+  #skipAt: LogPosition | null = null;
+  #careful = 0;
+  #lastDate: number | null = null;
+  readonly #warned = new Set<string>();
+  #statsTimer: ReturnType<typeof setTimeout> | undefined;
+  #statsDirty = false;
+  #lastStats = "";
+  #queue: Promise<void> = Promise.resolve();
+  #stopped = false;
+  readonly #logger: Logger;
+  readonly #sink: TailerSink;
+
+  /** Creates a runner; it does nothing until a `start` message. */
+  constructor(options: JailRunnerOptions) {
+    this.#o = options;
+    this.#logger = { log: (level, message) => this.#log(level, message) };
+    this.#sink = {
+      line: (text, path, live, end) => this.#line(text, path, live, end),
+      position: (p) => this.#o.post({ type: "positions", jail: this.#name, positions: [p] }),
+      log: (level, message) => this.#log(level, message),
+    };
+  }
+
+  /** The jail's name ("" before start). */
+  get #name(): string {
+    return this.#spec?.name ?? "";
+  }
+
+  /**
+   * Handles one message. `ping` and `forget` are answered at once; `start`, `update` and `stop`
+   * run in order. The returned promise settles when this message is done.
+   */
+  handle(message: ToWorker): Promise<void> {
+    switch (message.type) {
+      case "ping":
+        this.#o.post({ type: "pong", seq: message.seq });
+        return Promise.resolve();
+      case "forget":
+        if (this.#fails?.forget(message.fid)) this.#statsChanged();
+        return Promise.resolve();
+      case "start":
+        return this.#enqueue(() =>
+          this.#start(message.spec, message.positions, message.skipLineAt)
+        );
+      case "update":
+        return this.#enqueue(() => this.#update(message.spec));
+      case "stop":
+        return this.#enqueue(() => this.#stop());
+    }
+  }
+
+  #enqueue(task: () => Promise<void>): Promise<void> {
+    const run = this.#queue.then(task, task);
+    this.#queue = run.catch((e) => this.#log("ERROR", `Jail task failed: ${errText(e)}`));
+    return this.#queue;
+  }
+
+  async #start(spec: JailSpec, positions: LogPosition[], skipLineAt: LogPosition | null) {
+    if (this.#tailer) {
+      this.#log("WARNING", "Jail already started; start message ignored");
+      return;
+    }
+    this.#spec = spec;
+    this.#matcher = this.#o.createMatcher(spec);
+    this.#ignore = this.#o.createIgnoreList?.(spec) ?? null;
+    this.#useDns = this.#parseUseDns(spec.usedns);
+    this.#fails = new FailManager({
+      maxRetry: spec.maxretry,
+      findTime: spec.findtime,
+      maxMatches: spec.maxmatches,
+    });
+    this.#saved = new Map(positions.map((p) => [p.path, p]));
+    this.#skipAt = skipLineAt;
+    const factory = this.#o.createTailer ?? ((o, s) => new LogTailer(o, s));
+    this.#tailer = factory(this.#tailerOptions(spec), this.#sink);
+    await this.#tailer.start();
+    this.#o.post({ type: "ready", jail: spec.name });
+    this.#postStats(true);
+  }
+
+  #tailerOptions(spec: JailSpec): LogTailerOptions {
+    return {
+      logpath: spec.logpath,
+      backend: spec.backend,
+      encoding: spec.logencoding,
+      pollInterval: this.#o.pollInterval ?? 1000,
+      startAt: (path, file, size, hash) => this.#startAt(path, file, size, hash),
+    };
+  }
+
+  /** Where to start a configured file: the skipped line, a saved position, or now - findtime. */
+  #startAt(path: string, file: RandomAccess, size: number, hash: string): StartDecision {
+    const skip = this.#skipAt;
+    if (skip && skip.path === path && skip.firstLineHash === hash && skip.offset <= size) {
+      this.#skipAt = null;
+      this.#careful = CAREFUL_LINES;
+      this.#log("WARNING", `Resuming "${path}" at ${skip.offset}, skipping the line there`);
+      return { offset: skip.offset, skipLine: true };
+    }
+    const now = this.#o.clock.now();
+    const matcher = this.#matcher!;
+    const start = findStart(file, {
+      size,
+      hash,
+      saved: this.#saved.get(path) ?? null,
+      since: now - this.#spec!.findtime,
+      dateOf: (line) => matcher.lineTime(line, now),
+    });
+    this.#log("INFO", `Added logfile: "${path}" (pos = ${start.offset}, hash = ${hash || "none"})`);
+    return { offset: start.offset };
+  }
+
+  async #update(spec: JailSpec) {
+    if (!this.#spec || !this.#fails) {
+      this.#spec = spec;
+      return;
+    }
+    let matcher: JailMatcher;
+    let ignore: IgnoreChecker | null;
+    try {
+      matcher = this.#o.createMatcher(spec);
+      ignore = this.#o.createIgnoreList?.(spec) ?? null;
+    } catch (e) {
+      this.#log("ERROR", `Cannot apply the new settings: ${errText(e)}; keeping the old ones`);
+      return;
+    }
+    const old = this.#spec;
+    this.#spec = spec;
+    this.#matcher = matcher;
+    this.#ignore = ignore;
+    this.#useDns = this.#parseUseDns(spec.usedns);
+    this.#fails.setOptions({
+      maxRetry: spec.maxretry,
+      findTime: spec.findtime,
+      maxMatches: spec.maxmatches,
+    });
+    if (
+      old.logpath.join("\0") !== spec.logpath.join("\0") || old.backend !== spec.backend ||
+      old.logencoding !== spec.logencoding
+    ) {
+      if (old.logencoding !== spec.logencoding) {
+        this.#log("WARNING", "A new logencoding applies to files opened from now on");
+      }
+      await this.#tailer?.update(this.#tailerOptions(spec));
+    }
+    this.#statsChanged();
+  }
+
+  async #stop() {
+    this.#stopped = true;
+    clearTimeout(this.#statsTimer);
+    this.#statsTimer = undefined;
+    const positions = (await this.#tailer?.stop()) ?? [];
+    const jail = this.#name;
+    if (positions.length > 0) this.#o.post({ type: "positions", jail, positions });
+    this.#postStats(true);
+    this.#o.post({ type: "stopped", jail });
+  }
+
+  #parseUseDns(value: string): UseDns {
+    const v = parseUseDns(value);
+    if (v === null) {
+      this.#log("ERROR", `Incorrect value "${value}" specified for usedns; using "no"`);
+      return "no";
+    }
+    return v;
+  }
+
+  /** One line from the tailer: the hot path. */
+  #line(text: string, path: string, live: boolean, end: number): void {
+    if (this.#careful > 0) this.#carefulPosition(path, live, end);
+    const matcher = this.#matcher;
+    if (!matcher || this.#stopped) return;
+    const now = this.#o.clock.now();
+    let result: LineResult;
+    try {
+      result = matcher.processLine(text, now);
+    } catch (e) {
+      this.#warnOnce("processLine", `Error processing a line of "${path}": ${errText(e)}`);
+      return;
+    }
+    if (result.time !== null) {
+      if (result.failures.length === 0) {
+        this.#lastDate = result.time;
+        return;
+      }
+    } else if (result.failures.length === 0) return;
+    const time = this.#failureTime(result.time, live, now, text);
+    if (result.time !== null) this.#lastDate = result.time;
+    if (time === null) return;
+    for (const f of result.failures) {
+      if (f.host === null) {
+        this.#count(f.fid, null, time, f.lines, f.data);
+        continue;
+      }
+      const address = parseAddress(f.host);
+      if (address) {
+        if (this.#useDns === "raw") this.#count(f.host, address, time, f.lines, f.data);
+        else this.#consider(address, time, f.lines, f.data);
+        continue;
+      }
+      const ids = hostToFailureIds(f.host, this.#useDns, this.#o.resolver, this.#logger);
+      if (Array.isArray(ids)) this.#hostIds(f.host, ids, time, f.lines, f.data);
+      else {
+        ids.then(
+          (list) => this.#hostIds(f.host!, list, time, f.lines, f.data),
+          (e) => this.#warnOnce("dns", `Cannot resolve "${f.host}": ${errText(e)}`),
+        );
+      }
+    }
+  }
+
+  /** The time a failure counts at, or null to skip it (fail2ban's rules, see the class doc). */
+  #failureTime(time: number | null, live: boolean, now: number, line: string): number | null {
+    if (time === null) {
+      this.#warnOnce(
+        "nodate",
+        `Found a match but no valid date/time found for "${line}". ` +
+          "Please try setting a custom date pattern (see man page jail.conf(5))",
+      );
+      if (this.#lastDate !== null && this.#lastDate > now - MAX_LIVE_SKEW) return this.#lastDate;
+      return live ? now : null;
+    }
+    if (live) {
+      const delta = time - now;
+      if (Math.abs(delta) > MAX_LIVE_SKEW) {
+        this.#warnOnce(
+          "skew",
+          `Detected a log entry ${Math.round(Math.abs(delta))}s ${
+            delta < 0 ? "before" : "after"
+          } ` +
+            `the current time in operation mode. This looks like a ${
+              delta < 0 && delta >= -3300 ? "latency" : "timezone"
+            } problem. Treating such entries as if they just happened. Line: ${line}`,
+        );
+        return now;
+      }
+      return time;
+    }
+    const findtime = this.#spec!.findtime;
+    if (time < now - findtime) {
+      this.#warnOnce(
+        "old",
+        `Ignoring all log entries older than ${findtime}s; these are probably messages ` +
+          "generated while the daemon was not running",
+      );
+      return null;
+    }
+    return time;
+  }
+
+  #hostIds(
+    host: string,
+    ids: string[],
+    time: number,
+    lines: string[],
+    data: Record<string, string>,
+  ) {
+    if (this.#stopped) return;
+    if (ids.length === 0) {
+      this.#warnOnce(
+        `nodns:${this.#useDns}`,
+        this.#useDns === "no"
+          ? `Ignoring host name "${host}": usedns is "no" (further such names are not logged)`
+          : `Unable to find a corresponding IP address for "${host}"`,
+      );
+      return;
+    }
+    for (const id of ids) {
+      const a = parseAddress(id);
+      if (a) this.#consider(a, time, lines, data);
+      else this.#count(id, null, time, lines, data);
+    }
+  }
+
+  #consider(address: IPAddress, time: number, lines: string[], data: Record<string, string>) {
+    const by = this.#ignore?.ignoredBy(address) ?? null;
+    if (by !== null) {
+      this.#log("INFO", `[${this.#name}] Ignore ${address.canonical} by ${by}`);
+      return;
+    }
+    this.#count(address.canonical, address, time, lines, data);
+  }
+
+  /** Counts a failure and posts the ban request at once when the id reaches maxretry. */
+  #count(
+    fid: string,
+    address: IPAddress | null,
+    time: number,
+    lines: string[],
+    data: Record<string, string>,
+  ): void {
+    const jail = this.#name;
+    this.#o.post({ type: "found", jail, fid, time });
+    const ticket = this.#fails!.addFailure(fid, time, lines, data);
+    if (ticket) {
+      this.#o.post({
+        type: "ban",
+        request: {
+          jail,
+          fid,
+          family: address?.family ?? null,
+          failures: ticket.retry,
+          time: ticket.lastTime,
+          matches: ticket.matches,
+          data: ticket.data,
+        },
+      });
+    }
+    this.#statsChanged();
+  }
+
+  /** After a skipped line, report positions line by line so a second hang names its line. */
+  #carefulPosition(path: string, live: boolean, end: number): void {
+    if (live) {
+      this.#careful = 0;
+      return;
+    }
+    this.#careful--;
+    const hash = this.#tailer?.positions().find((p) => p.path === path)?.firstLineHash ?? "";
+    this.#o.post({
+      type: "positions",
+      jail: this.#name,
+      positions: [{ path, offset: end, firstLineHash: hash }],
+    });
+  }
+
+  #statsChanged(): void {
+    this.#statsDirty = true;
+    if (this.#statsTimer === undefined && !this.#stopped) {
+      this.#statsTimer = setTimeout(() => {
+        this.#statsTimer = undefined;
+        this.#postStats(false);
+      }, this.#o.statsInterval ?? 1000);
+    }
+  }
+
+  /** Cleans up expired failures and posts stats if anything changed (or `force`). */
+  #postStats(force: boolean): void {
+    const fails = this.#fails;
+    if (!fails || !this.#spec) return;
+    fails.cleanup(this.#o.clock.now());
+    const files = this.#tailer?.files ?? [];
+    const key = `${fails.size}|${fails.totalFailed}|${fails.evicted}|${files.join("\0")}`;
+    const dirty = this.#statsDirty;
+    this.#statsDirty = false;
+    if (force || (dirty && key !== this.#lastStats)) {
+      this.#lastStats = key;
+      this.#o.post({
+        type: "stats",
+        jail: this.#spec.name,
+        currentlyFailed: fails.size,
+        totalFailed: fails.totalFailed,
+        evicted: fails.evicted,
+        files,
+      });
+    }
+    // Keep cleaning while failures are pending, so "currently failed" drops as they expire.
+    if (fails.size > 0 && !this.#stopped) this.#statsChanged();
+  }
+
+  #warnOnce(key: string, message: string): void {
+    if (this.#warned.has(key)) return;
+    this.#warned.add(key);
+    this.#log("WARNING", message);
+  }
+
+  #log(level: LogLevel, message: string): void {
+    this.#o.post({ type: "log", jail: this.#name, level, message });
+  }
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,355 @@
+import assert from "node:assert/strict";
+import type { JailSpec } from "../config/types.ts";
+import type { LineResult } from "../filter/types.ts";
+import type { FromWorker, LogPosition } from "../ipc/messages.ts";
+import type { IPAddress } from "../net/ip_address.ts";
+import { ManualClock } from "../util/clock.ts";
+import {
+  type JailMatcher,
+  JailRunner,
+  type JailRunnerOptions,
+  type Tailer,
+} from "./jail_runner.ts";
+import type { LogTailerOptions, TailerSink } from "./log_tailer.ts";
+
+const NOW = 1_700_000_000;
+
+function spec(over: Partial<JailSpec> = {}): JailSpec {
+  return {
+    name: "sshd",
+    enabled: true,
+    backend: "polling",
+    logpath: ["/var/log/auth.log"],
+    logencoding: "auto",
+    filter: {
+      name: "test",
+      file: null,
+      prefregex: null,
+      failregex: [{ pattern: "^Failed from <HOST>", origin: "test" }],
+      ignoreregex: [],
+      datepattern: null,
+      maxlines: 1,
+      journalmatch: null,
+      logtimezone: null,
+      options: {},
+    },
+    actions: [],
+    maxretry: 3,
+    findtime: 600,
+    bantime: 600,
+    maxmatches: 3,
+    ignoreip: [],
+    ignoreself: true,
+    ignorecommand: null,
+    ignorecache: null,
+    usedns: "warn",
+    bantimeIncrement: {
+      enabled: false,
+      factor: 1,
+      formula: null,
+      multipliers: [],
+      maxtime: null,
+      rndtime: null,
+      overalljails: false,
+    },
+    options: {},
+    ...over,
+  };
+}
+
+/** Lines look like `@<epoch> Failed from <host>`; `@-` means no date. */
+class FakeMatcher implements JailMatcher {
+  processLine(line: string, _now: number): LineResult {
+    const m = /^@(\d+|-) (?:Failed from (\S+)|(\S+) id (\S+)|.*)$/.exec(line);
+    const time = m && m[1] !== "-" ? Number(m[1]) : null;
+    const failures = [];
+    if (m?.[2]) {
+      failures.push({
+        fid: m[2],
+        host: m[2],
+        time: time ?? 0,
+        lines: [line],
+        data: {},
+        regexIndex: 0,
+      });
+    } else if (m?.[4]) {
+      failures.push({
+        fid: m[4],
+        host: null,
+        time: time ?? 0,
+        lines: [line],
+        data: { user: m[3]! },
+        regexIndex: 0,
+      });
+    }
+    return {
+      time,
+      dateTemplate: null,
+      failures,
+      ignored: false,
+      matchedRegexes: failures.length ? [0] : [],
+    };
+  }
+  lineTime(line: string): number | null {
+    return this.processLine(line, 0).time;
+  }
+}
+
+class FakeTailer implements Tailer {
+  started = false;
+  stoppedWith: LogPosition[] = [];
+  updates: LogTailerOptions[] = [];
+  constructor(readonly options: LogTailerOptions, readonly sink: TailerSink) {}
+  get files() {
+    return this.options.logpath;
+  }
+  start() {
+    this.started = true;
+    return Promise.resolve();
+  }
+  update(o: LogTailerOptions) {
+    this.updates.push(o);
+    return Promise.resolve();
+  }
+  stop() {
+    return Promise.resolve([{ path: "/var/log/auth.log", offset: 42, firstLineHash: "h" }]);
+  }
+  positions() {
+    return [{ path: "/var/log/auth.log", offset: 0, firstLineHash: "h" }];
+  }
+  feed(lines: string[], live = true) {
+    let end = 0;
+    for (const l of lines) this.sink.line(l, "/var/log/auth.log", live, end += l.length + 1);
+  }
+}
+
+async function harness(over: Partial<JailRunnerOptions> = {}, jail: Partial<JailSpec> = {}) {
+  const sent: FromWorker[] = [];
+  const clock = new ManualClock(NOW);
+  let tailer: FakeTailer | null = null;
+  const runner = new JailRunner({
+    clock,
+    post: (m) => sent.push(m),
+    createMatcher: () => new FakeMatcher(),
+    createTailer: (o, s) => (tailer = new FakeTailer(o, s)),
+    statsInterval: 60_000,
+    ...over,
+  });
+  await runner.handle({ type: "start", spec: spec(jail), positions: [], skipLineAt: null });
+  const of = <T extends FromWorker["type"]>(t: T) =>
+    sent.filter((m): m is Extract<FromWorker, { type: T }> => m.type === t);
+  return { runner, sent, clock, tailer: tailer! as FakeTailer, of };
+}
+
+Deno.test("JailRunner posts a ban request at the maxretry-th failure, right after its line", async () => {
+  const { runner, tailer, of, sent } = await harness();
+  try {
+    assert.equal(of("ready").length, 1);
+    tailer.feed([`@${NOW - 5} Failed from 192.0.2.1`, `@${NOW - 4} Failed from 192.0.2.1`]);
+    assert.equal(of("ban").length, 0);
+    assert.deepEqual(of("found").map((m) => m.fid), ["192.0.2.1", "192.0.2.1"]);
+    tailer.feed([`@${NOW - 3} Failed from ::ffff:192.0.2.1`]);
+    const bans = of("ban");
+    assert.equal(bans.length, 1);
+    assert.deepEqual(bans[0]!.request, {
+      jail: "sshd",
+      fid: "192.0.2.1",
+      family: "inet4",
+      failures: 3,
+      time: NOW - 3,
+      matches: [
+        `@${NOW - 5} Failed from 192.0.2.1`,
+        `@${NOW - 4} Failed from 192.0.2.1`,
+        `@${NOW - 3} Failed from ::ffff:192.0.2.1`,
+      ],
+      data: {},
+    });
+    assert.equal(sent.at(-1)?.type, "ban");
+  } finally {
+    await runner.handle({ type: "stop" });
+  }
+});
+
+Deno.test("JailRunner answers ping, forgets ids and stops with positions", async () => {
+  const { runner, tailer, of, sent } = await harness();
+  await runner.handle({ type: "ping", seq: 7 });
+  assert.deepEqual(of("pong"), [{ type: "pong", seq: 7 }]);
+  tailer.feed([`@${NOW} Failed from 192.0.2.1`, `@${NOW} Failed from 192.0.2.1`]);
+  await runner.handle({ type: "forget", fid: "192.0.2.1" });
+  tailer.feed([`@${NOW} Failed from 192.0.2.1`]);
+  assert.equal(of("ban").length, 0);
+  await runner.handle({ type: "stop" });
+  assert.deepEqual(sent.at(-1), { type: "stopped", jail: "sshd" });
+  assert.deepEqual(of("positions").at(-1)?.positions, [{
+    path: "/var/log/auth.log",
+    offset: 42,
+    firstLineHash: "h",
+  }]);
+  const stats = of("stats").at(-1)!;
+  assert.deepEqual([stats.currentlyFailed, stats.totalFailed], [1, 3]);
+});
+
+Deno.test("JailRunner skips ignored addresses with fail2ban's log line", async () => {
+  const ignore = { ignoredBy: (a: IPAddress) => (a.canonical === "192.0.2.9" ? "ip" : null) };
+  const { runner, tailer, of } = await harness({ createIgnoreList: () => ignore });
+  try {
+    tailer.feed([`@${NOW} Failed from 192.0.2.9`]);
+    assert.equal(of("found").length, 0);
+    assert.ok(of("log").some((m) => m.message === "[sshd] Ignore 192.0.2.9 by ip"));
+  } finally {
+    await runner.handle({ type: "stop" });
+  }
+});
+
+Deno.test("JailRunner counts <F-ID> failures without address and drops names with usedns=no", async () => {
+  const { runner, tailer, of } = await harness({}, { usedns: "no", maxretry: 1 });
+  try {
+    tailer.feed([
+      `@${NOW} alice id session-7`,
+      `@${NOW} Failed from evil.example`,
+      `@${NOW} Failed from gw.example`,
+    ]);
+    assert.deepEqual(of("ban").map((m) => [m.request.fid, m.request.family, m.request.data]), [
+      ["session-7", null, { user: "alice" }],
+    ]);
+    assert.equal(of("log").filter((m) => m.message.includes('usedns is "no"')).length, 1);
+  } finally {
+    await runner.handle({ type: "stop" });
+  }
+});
+
+Deno.test("JailRunner resolves host names with usedns=yes", async () => {
+  const resolver = {
+    resolve: (n: string) => Promise.resolve(n === "bad.example" ? ["2001:db8::1"] : []),
+  };
+  const { runner, tailer, of } = await harness({ resolver }, { usedns: "yes", maxretry: 1 });
+  try {
+    tailer.feed([`@${NOW} Failed from bad.example`]);
+    await new Promise((r) => setTimeout(r, 0));
+    assert.deepEqual(of("ban").map((m) => [m.request.fid, m.request.family]), [[
+      "2001:db8::1",
+      "inet6",
+    ]]);
+  } finally {
+    await runner.handle({ type: "stop" });
+  }
+});
+
+Deno.test("JailRunner time rules: backlog drops old lines and undated failures, live uses now", async () => {
+  const { runner, tailer, of, clock } = await harness({}, { maxretry: 100 });
+  try {
+    tailer.feed([
+      `@${NOW - 700} Failed from 192.0.2.1`,
+      `@${NOW - 100} Failed from 192.0.2.2`,
+      `@- Failed from 192.0.2.3`,
+    ], false);
+    assert.deepEqual(of("found").map((m) => [m.fid, m.time]), [["192.0.2.2", NOW - 100]]);
+    clock.advance(120);
+    tailer.feed([
+      `@- Failed from 192.0.2.4`,
+      `@${NOW - 3600} Failed from 192.0.2.5`,
+      `@${NOW + 100} Failed from 192.0.2.6`,
+    ]);
+    assert.deepEqual(of("found").slice(1).map((m) => [m.fid, m.time]), [
+      ["192.0.2.4", NOW + 120],
+      ["192.0.2.5", NOW + 120],
+      ["192.0.2.6", NOW + 100],
+    ]);
+    const warnings = of("log").filter((m) => m.level === "WARNING").map((m) => m.message);
+    assert.equal(
+      warnings.filter((w) => w.startsWith("Found a match but no valid date/time")).length,
+      1,
+    );
+    assert.equal(
+      warnings.filter((w) => w.startsWith("Ignoring all log entries older than 600s")).length,
+      1,
+    );
+    assert.equal(
+      warnings.filter((w) => w.startsWith("Detected a log entry 3720s before")).length,
+      1,
+    );
+  } finally {
+    await runner.handle({ type: "stop" });
+  }
+});
+
+Deno.test("JailRunner update applies maxretry and logpaths without a restart", async () => {
+  const { runner, tailer, of } = await harness();
+  try {
+    tailer.feed([`@${NOW} Failed from 192.0.2.1`]);
+    await runner.handle({
+      type: "update",
+      spec: spec({ maxretry: 2, logpath: ["/var/log/other.log"] }),
+    });
+    tailer.feed([`@${NOW} Failed from 192.0.2.1`]);
+    assert.equal(of("ban").length, 1);
+    assert.deepEqual(tailer.updates.map((u) => u.logpath), [["/var/log/other.log"]]);
+  } finally {
+    await runner.handle({ type: "stop" });
+  }
+});
+
+Deno.test("JailRunner keeps the old filter when an update's filter does not compile", async () => {
+  let calls = 0;
+  const { runner, tailer, of } = await harness({
+    createMatcher: () => {
+      if (calls++ > 0) throw new SyntaxError('Bad failregex in "test"');
+      return new FakeMatcher();
+    },
+  }, { maxretry: 1 });
+  try {
+    await runner.handle({ type: "update", spec: spec({ maxretry: 1 }) });
+    assert.ok(of("log").some((m) => m.level === "ERROR" && m.message.includes("Bad failregex")));
+    tailer.feed([`@${NOW} Failed from 192.0.2.1`]);
+    assert.equal(of("ban").length, 1);
+  } finally {
+    await runner.handle({ type: "stop" });
+  }
+});
+
+Deno.test("JailRunner start position: skipLineAt, saved position, findtime seek", async () => {
+  const { runner, tailer } = await harness();
+  try {
+    const text = Array.from({ length: 50 }, (_, i) => `@${NOW - 1000 + i * 20} noise ${i}\n`).join(
+      "",
+    );
+    const bytes = new TextEncoder().encode(text);
+    const file = {
+      readAt(buf: Uint8Array, offset: number) {
+        const part = bytes.subarray(offset, offset + buf.length);
+        buf.set(part);
+        return part.length;
+      },
+    };
+    const d = tailer.options.startAt!("/var/log/auth.log", file, bytes.length, "hash");
+    // First line at or after NOW - 600: i = 20.
+    assert.equal(d.offset, text.indexOf(`@${NOW - 600} `));
+  } finally {
+    await runner.handle({ type: "stop" });
+  }
+  const sent: FromWorker[] = [];
+  let t: FakeTailer | null = null;
+  const r2 = new JailRunner({
+    clock: new ManualClock(NOW),
+    post: (m) => sent.push(m),
+    createMatcher: () => new FakeMatcher(),
+    createTailer: (o, s) => (t = new FakeTailer(o, s)),
+  });
+  const skip = { path: "/var/log/auth.log", offset: 10, firstLineHash: "hash" };
+  await r2.handle({ type: "start", spec: spec(), positions: [], skipLineAt: skip });
+  const ft = t! as FakeTailer;
+  const none = { readAt: () => 0 };
+  assert.deepEqual(ft.options.startAt!("/var/log/auth.log", none, 100, "hash"), {
+    offset: 10,
+    skipLine: true,
+  });
+  // Lines of the backlog after a skip report their positions one by one.
+  ft.feed(["@1 a", "@2 b"], false);
+  assert.deepEqual(
+    sent.filter((m) => m.type === "positions").map((m) =>
+      m.type === "positions" && m.positions[0]!.offset
+    ),
+    [5, 10],
+  );
+  await r2.handle({ type: "stop" });
+});
