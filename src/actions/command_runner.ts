@@ -91,14 +91,32 @@ function killGroup(pgid: number, signal: Deno.Signal): void {
   }
 }
 
-/** True while any process of group `pgid` is alive (Linux /proc; false elsewhere). */
+/** True while a live (not zombie) process of group `pgid` exists; Linux reads /proc, elsewhere a signal probe. */
 function groupAlive(pgid: number): boolean {
+  let entries: Iterable<Deno.DirEntry>;
   try {
-    Deno.kill(-pgid, "SIGCONT");
-    return true;
+    entries = Deno.readDirSync("/proc");
   } catch {
-    return false;
+    try {
+      Deno.kill(-pgid, "SIGCONT");
+      return true;
+    } catch {
+      return false;
+    }
   }
+  for (const e of entries) {
+    const c = e.name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      // After "(comm) ": state ppid pgrp …
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ", 3);
+      if (fields[0] !== "Z" && Number(fields[2]) === pgid) return true;
+    } catch {
+      // Gone while reading.
+    }
+  }
+  return false;
 }
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
