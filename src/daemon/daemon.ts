@@ -6,7 +6,8 @@
  * @module
  */
 
-import type { JailSpec } from "../config/types.ts";
+import type { JailSpec, ServerSpec } from "../config/types.ts";
+import type { DaemonLogger } from "../log/logger.ts";
 import type { BanRequest, BanTicket, FromWorker, LogPosition } from "../ipc/messages.ts";
 import type { Logger } from "../log/types.ts";
 import type { JailStatus, ReloadOptions, ServerControl } from "../server/control.ts";
@@ -47,6 +48,12 @@ export interface DaemonOptions {
   retryBackoff?: number;
   /** Longest retry delay in milliseconds. @default 300000 */
   maxRetryBackoff?: number;
+  /** Checks a changed spec before `updateJail` applies it (compiles its regexes); throws when bad. */
+  validateJail?: (spec: JailSpec) => void;
+  /** The daemon's logger, for `set/get loglevel|logtarget`, `flushlogs`. */
+  daemonLogger?: DaemonLogger;
+  /** Server settings in force, for `get dbfile|socket|…`. */
+  serverSpec?: ServerSpec;
   /** Makes jail workers (a fake in tests). */
   workerFactory?: WorkerFactory;
   /** Milliseconds between heartbeats. @default 1000 */
@@ -167,6 +174,7 @@ export class Daemon implements ServerControl {
   async #startJail(spec: JailSpec, restore: BanTicket[]): Promise<void> {
     const name = spec.name;
     this.#logger.log("INFO", `Creating new jail '${name}'`);
+    for (const w of spec.warnings ?? []) this.#logger.log("WARNING", `[${name}] ${w}`);
     const state: JailState = {
       spec,
       bans: this.#o.newBanManager(spec),
@@ -276,7 +284,7 @@ export class Daemon implements ServerControl {
     if (this.#state !== "running") return null;
     const jail = state.spec.name;
     const fid = request.fid;
-    let history: unknown = null;
+    let history: unknown = { banCount: 0, lastBanTime: null, lastBanDuration: null };
     if (this.#o.db) {
       try {
         history = this.#o.db.banHistory(
@@ -456,9 +464,48 @@ export class Daemon implements ServerControl {
     return n;
   }
 
-  /** Addresses banned in `jail`. */
+  /** Addresses banned in `jail`, ordered by end of ban. */
   bannedIps(jail: string): string[] {
-    return [...this.#state_(jail).bans.bans()].map((t) => t.fid);
+    const end = (t: BanTicket) => t.banTime < 0 ? Infinity : t.time + t.banTime;
+    return [...this.#state_(jail).bans.bans()].sort((a, b) => end(a) - end(b)).map((t) => t.fid);
+  }
+
+  /** The daemon's logger (for the control plane's log commands). */
+  get daemonLogger(): DaemonLogger | undefined {
+    return this.#o.daemonLogger;
+  }
+
+  /** Server settings in force. */
+  serverSpec(): ServerSpec {
+    if (!this.#o.serverSpec) throw new Error("Server settings are not available");
+    return this.#o.serverSpec;
+  }
+
+  /** Applies a changed spec to a running jail, keeping its failures and bans; validates first. */
+  updateJail(name: string, spec: JailSpec): Promise<void> {
+    const state = this.#state_(name);
+    if (spec.name !== name) throw new Error(`Cannot rename jail "${name}" to "${spec.name}"`);
+    this.#o.validateJail?.(spec);
+    // The ignorecache text is parsed here: a bad one throws before anything changes.
+    if (spec.ignorecommand?.trim() && spec.ignorecache?.trim()) this.#ignoreCommand(spec);
+    this.#updateJail(state, spec);
+    this.#armUnbanTimer();
+    return Promise.resolve();
+  }
+
+  /** Stops one jail (actionstop) and removes it (`stop <jail>`). */
+  async stopJail(name: string): Promise<void> {
+    this.#state_(name);
+    await this.#stopJail(name);
+    this.#armUnbanTimer();
+  }
+
+  /** Starts one jail from the configuration (`start <jail>`). */
+  async startJail(name: string): Promise<void> {
+    if (this.#jails.has(name)) throw new Error(`Jail "${name}" is already running`);
+    const spec = (await this.#o.loadJails()).find((s) => s.name === name);
+    if (!spec) throw new UnknownJailError(name);
+    await this.#startJail(spec, this.#currentBans());
   }
 
   #state_(jail: string): JailState {
@@ -615,10 +662,15 @@ export class Daemon implements ServerControl {
     if (
       old.ignorecommand !== spec.ignorecommand || old.ignorecache !== spec.ignorecache
     ) state.ignore = this.#ignoreCommand(spec);
-    // A new ban manager with the new ban times; bans in force move over unchanged.
-    const bans = this.#o.newBanManager(spec);
-    for (const t of state.bans.bans()) bans.addBan(t);
-    state.bans = bans;
+    let bans = state.bans;
+    if (bans.setOptions) {
+      bans.setOptions({ banTime: spec.bantime, increment: spec.bantimeIncrement });
+    } else {
+      // A new ban manager with the new ban times; bans in force move over unchanged.
+      bans = this.#o.newBanManager(spec);
+      for (const t of state.bans.bans()) bans.addBan(t);
+      state.bans = bans;
+    }
     this.#supervisor.updateJail(spec);
     if (JSON.stringify(old.actions) !== JSON.stringify(spec.actions)) {
       const tickets = [...bans.bans()];

@@ -27,6 +27,8 @@ export interface BanManagerPort<H = unknown> {
   nextUnbanTime(): number | null;
   /** Removes and returns the bans whose end time is at or before `now`. */
   popExpired(now: number): BanTicket[];
+  /** Changes bantime and bantime.* for later bans (on reload); bans in force keep theirs. */
+  setOptions?(options: { banTime?: number; increment?: JailSpec["bantimeIncrement"] }): void;
   /** Number of bans in force. */
   readonly currentlyBanned: number;
   /** Bans made since the jail started. */
