@@ -6,6 +6,10 @@
 
 import assert from "node:assert/strict";
 import { readFilter } from "../src/config/filter_reader.ts";
+import { readJails } from "../src/config/jail_reader.ts";
+import { parseDuration } from "../src/config/duration.ts";
+import { asBool } from "../src/config/_definition_init.ts";
+import type { JailSpec } from "../src/config/types.ts";
 
 const ETC = "/etc/fail2ban";
 
@@ -166,3 +170,148 @@ Deno.test({
     assert.deepEqual(failures, []);
   },
 });
+
+const BOOL_ACTION_OPTIONS = ["actionstart_on_demand", "actionrepair_on_unban", "norestored"];
+
+/** What fail2ban sent for one jail, normalised for comparison. */
+function jailFromDump(commands: unknown[][], jail: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { logpath: [], actions: [], ignoreip: [] };
+  const actions = new Map<string, Record<string, unknown>>();
+  for (const c of commands) {
+    if (c[1] !== jail) continue;
+    const [kind, , what] = c as [string, string, string];
+    if (kind === "add") out.backend = c[2];
+    else if (kind === "set" && what === "addlogpath") {
+      (out.logpath as unknown[]).push([c[3], c[4] === "tail"]);
+    } else if (kind === "set" && what === "addignoreip") {
+      (out.ignoreip as unknown[]).push(...c.slice(3));
+    } else if (kind === "set" && what === "addaction") {
+      actions.set(c[3] as string, {});
+    } else if (kind === "multi-set" && what === "action") {
+      for (const [k, v] of c[4] as [string, unknown][]) {
+        if (v !== null) actions.get(c[3] as string)![k] = v;
+      }
+    } else if (kind === "set" && what === "action") {
+      if (c[5] !== null) actions.get(c[3] as string)![c[4] as string] = c[5];
+    } else if (
+      kind === "set" &&
+      ["maxretry", "maxmatches", "findtime", "bantime", "usedns", "logencoding"].includes(what)
+    ) {
+      out[what] = c[3];
+    }
+  }
+  out.actions = [...actions].map(([name, props]) => ({ name, props }));
+  Object.assign(out, filterCommands(commands, jail));
+  return out;
+}
+
+/** A JailSpec in the shape of {@link jailFromDump}. */
+function jailFromSpec(j: JailSpec): Record<string, unknown> {
+  return {
+    logpath: j.logpath.map((p, i) => [p, j.logpathTail?.[i] ?? false]),
+    actions: j.actions.map((a) => {
+      const props: Record<string, unknown> = { ...a.commands };
+      for (const [k, v] of Object.entries(a.properties)) {
+        props[k] = BOOL_ACTION_OPTIONS.includes(k) ? asBool(v) : v;
+      }
+      for (const [fam, p] of Object.entries(a.familyProperties)) {
+        for (const [k, v] of Object.entries(p)) props[`${k}?family=${fam}`] = v;
+      }
+      return { name: a.name, props };
+    }),
+    ignoreip: j.ignoreip,
+    backend: j.backend,
+    maxretry: j.maxretry,
+    maxmatches: j.maxmatches,
+    findtime: j.findtime,
+    bantime: j.bantime,
+    usedns: j.usedns,
+    logencoding: j.logencoding,
+    failregex: j.filter.failregex.map((x) => x.pattern),
+    ignoreregex: j.filter.ignoreregex.map((x) => x.pattern),
+    prefregex: j.filter.prefregex?.pattern ?? null,
+    datepattern: j.filter.datepattern,
+    maxlines: j.filter.maxlines,
+  };
+}
+
+Deno.test({
+  name: "readJails loads Debian's config with every jail enabled, matching fail2ban-client -d",
+  ignore: !HAVE,
+  async fn() {
+    const tmp = Deno.makeTempDirSync({ prefix: "f2b_logs_" });
+    try {
+      for (const f of ["auth.log", "apache-error.log", "fail2ban.log", "mail.log", "rot.log.1"]) {
+        Deno.writeTextFileSync(`${tmp}/${f}`, "");
+      }
+      const jailLocal = `[DEFAULT]\nenabled = true\n\n` +
+        `[sshd]\nlogpath = ${tmp}/auth.log\n    ${tmp}/rot.log.* tail\n\n` +
+        `[apache-auth]\nlogpath = ${tmp}/apache-*.log\n\n` +
+        `[recidive]\nlogpath = ${tmp}/fail2ban.log\n\n` +
+        `[postfix]\nmode = aggressive\nlogpath = ${tmp}/mail.log\n`;
+      const dump = await dumpConfig(jailLocal);
+      assert.ok(dump.ok, dump.ok ? "" : dump.error);
+      const dir = makeConfigDir(jailLocal);
+      let jails: JailSpec[];
+      const errors: string[] = [];
+      try {
+        jails = readJails(dir, { onError: (e) => errors.push(e.message) });
+      } finally {
+        Deno.removeSync(dir, { recursive: true });
+      }
+      assert.deepEqual(errors, []);
+      const started = dump.commands.filter((c) => c[0] === "start").map((c) => c[1]);
+      assert.deepEqual(jails.map((j) => j.name), started);
+      const failures: string[] = [];
+      let matched = 0;
+      for (const spec of jails) {
+        const exp = jailFromDump(dump.commands, spec.name);
+        const got = jailFromSpec(spec);
+        // fail2ban sends durations as written; the server converts them as parseDuration does.
+        exp.findtime = parseDuration(exp.findtime as string);
+        exp.bantime = parseDuration(exp.bantime as string);
+        // fail2ban expands logpath globs at this point; the spec keeps them for the jail to expand.
+        got.logpath = (got.logpath as [string, boolean][]).flatMap(([p, tail]) =>
+          [...expandGlob(p)].map((f) => [f, tail])
+        );
+        try {
+          assert.deepEqual(got, exp);
+          matched++;
+        } catch (e) {
+          failures.push(`${spec.name}: ${(e as Error).message.slice(0, 3000)}`);
+        }
+      }
+      console.log(`readJails: ${matched}/${jails.length} jails match fail2ban -d`);
+      assert.deepEqual(failures, []);
+      const sshd = jails.find((j) => j.name === "sshd")!;
+      assert.deepEqual(sshd.logpath, [`${tmp}/auth.log`, `${tmp}/rot.log.*`]);
+      assert.deepEqual(sshd.logpathTail, [false, true]);
+      assert.match(
+        sshd.actions[0]!.commands.actionban!,
+        /<iptables> -I f2b-sshd 1 -s <ip> -j <blocktype>/,
+      );
+    } finally {
+      Deno.removeSync(tmp, { recursive: true });
+    }
+  },
+});
+
+/** Files matching a simple glob (`*` in the last path component), sorted like Python's glob. */
+function* expandGlob(pattern: string): Generator<string> {
+  const slash = pattern.lastIndexOf("/");
+  const dir = pattern.slice(0, slash);
+  const base = pattern.slice(slash + 1);
+  if (!base.includes("*")) {
+    try {
+      Deno.statSync(pattern);
+      yield pattern;
+    } catch { /* missing */ }
+    return;
+  }
+  const re = new RegExp(`^${base.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*")}$`);
+  let names: string[] = [];
+  try {
+    names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => re.test(n));
+  } catch { /* missing dir */ }
+  for (const n of names) yield `${dir}/${n}`;
+}

@@ -84,6 +84,8 @@ export interface JailSpec {
   backend: string;
   /** `logpath` entries as written (may contain globs), `tail`/`head` suffix stripped. */
   logpath: string[];
+  /** Per `logpath` entry: true when it ends in ` tail` (start reading at the end). Same length as `logpath`. */
+  logpathTail?: boolean[];
   /** `logencoding` @default "auto" */
   logencoding: string;
   filter: FilterSpec;
@@ -109,6 +111,8 @@ export interface JailSpec {
   bantimeIncrement: BanTimeIncrement;
   /** Every resolved option of the jail section, for `get` commands and tags. */
   options: Record<string, string>;
+  /** Non-fatal configuration problems (unsupported Python action, ignored bad value…), for the log. */
+  warnings?: string[];
 }
 
 /** fail2ban.conf [Definition] (and its .local), server settings. */
