@@ -31,6 +31,8 @@ export interface FailureMatch {
    * (`user`, `alt_user`, `mlfid`, `content` excluded), for tags and failJSON.
    */
   data: Record<string, string>;
+  /** Users seen on a multi-line failure id (`<F-MLFID>` tickets with `<F-USER>`), when any. */
+  users?: string[];
   /** Index of the failregex that matched. */
   regexIndex: number;
 }

@@ -1,0 +1,497 @@
+/**
+ * The filter engine: a fail2ban filter (prefregex, failregex, ignoreregex,
+ * maxlines, date detection) applied to log lines one at a time, with
+ * fail2ban's multi-line buffer and multi-line failure ids (`<F-MLFID>`).
+ *
+ * @module
+ */
+
+import type { FilterSpec, RegexSource } from "../config/types.ts";
+import { expandTags, FAILURE_ID_PRESENT, localizeFlags } from "./filter_tags.ts";
+import { translatePythonRegex } from "./python_regex.ts";
+import type { DateMatch, FailureMatch, LineResult } from "./types.ts";
+
+/** What the filter needs from a date detector. */
+export interface DateDetectorLike {
+  /** Finds the date in `line`; `now` (epoch seconds) completes year-less dates. */
+  match(line: string, now: number): DateMatch | null;
+}
+
+/** Options of {@link Filter}. */
+export interface FilterOptions {
+  /** Finds each line's date; null when lines carry none (journal). */
+  dateDetector: DateDetectorLike | null;
+  /** The jail's `usedns`; with `no`, `<HOST>` matches addresses only. @default "warn" */
+  useDns?: string;
+  /** Try every failregex on a line instead of stopping at the first match (fail2ban-regex, sample tests). @default false */
+  checkAllRegex?: boolean;
+  /** Drop failures of lines without a date (fail2ban's start-up read). @default false */
+  skipUndated?: boolean;
+  /** Report `<F-NOFAIL>` matches and pending multi-line matches as failures too (marked in `data.nofail`). @default false */
+  keepNoFail?: boolean;
+}
+
+/** A buffered line: the text regexes see (date cut out) and the original line. */
+interface BufLine {
+  text: string;
+  full: string;
+}
+
+interface Compiled {
+  re: RegExp;
+  required: string;
+  /** JS group name → fail2ban name, for every named group kept in the data. */
+  names: [string, string][];
+  skipLines: string[];
+  alt: [string, string][];
+  tuple: [string, string][];
+  source: RegexSource;
+}
+
+type Groups = Record<string, unknown>;
+
+interface MlfEntry {
+  expires: number;
+  fail: Groups;
+}
+
+const EMPTY: readonly number[] = [];
+const SKIP_DATA = new Set([
+  "matches",
+  "nofail-matches",
+  "mlfpending",
+  "content",
+  "mlfid",
+  "mlfforget",
+  "mlfgained",
+  "nofail",
+]);
+
+function compile(src: RegexSource, useDns: string, multiline: boolean): Compiled {
+  const expanded = localizeFlags(expandTags(src.pattern, useDns));
+  if (expanded.trim() === "") {
+    throw new SyntaxError(`Cannot compile regex of ${src.origin}: empty regex`);
+  }
+  const t = translatePythonRegex(expanded, src.origin, { multiline });
+  const re = new RegExp(t.source, t.flags);
+  const names: [string, string][] = [];
+  const skipLines: string[] = [];
+  const alt: [string, string][] = [];
+  const tuple: [string, string][] = [];
+  const seen = new Set<string>();
+  for (const m of t.source.matchAll(/\(\?<([^>=!]+)>/g)) {
+    const js = m[1]!;
+    if (seen.has(js) || t.synthetic.includes(js)) continue;
+    seen.add(js);
+    const py = t.renamed[js] ?? js;
+    if (/^skiplines\d+$/.test(py)) {
+      skipLines.push(js);
+      continue;
+    }
+    names.push([js, py]);
+    const c = /^(alt_|tuple_)(.*?)(?:_\d+)?$/.exec(py);
+    if (c && py.length > 4) {
+      const target = c[2] === "id" ? "fid" : c[2] === "port" ? "fport" : c[2]!;
+      (c[1] === "alt_" ? alt : tuple).push([py, target]);
+    }
+  }
+  skipLines.sort((a, b) => Number(a.slice(9)) - Number(b.slice(9)));
+  alt.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  tuple.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return { re, required: t.required, names, skipLines, alt, tuple, source: src };
+}
+
+function hasIdGroup(c: Compiled): boolean {
+  return c.names.some(([, py]) => FAILURE_ID_PRESENT.includes(py));
+}
+
+function groupsOf(c: Compiled, m: RegExpExecArray): Groups {
+  const g: Groups = {};
+  const mg = m.groups!;
+  for (const [js, py] of c.names) g[py] = mg[js];
+  for (const [k, n] of c.alt) {
+    const v = g[k];
+    if (v && !g[n]) g[n] = v;
+  }
+  for (const [k, n] of c.tuple) {
+    const v = g[k];
+    const cur = g[n];
+    g[n] = Array.isArray(cur) ? [...cur, v] : [cur, v];
+  }
+  return g;
+}
+
+function countNl(s: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = s.indexOf("\n", from); i >= 0 && i < to; i = s.indexOf("\n", i + 1)) n++;
+  return n;
+}
+
+/** The outcome of one regex search over the buffer, as fail2ban's Regex keeps it. */
+interface Search {
+  m: RegExpExecArray;
+  matched: BufLine[];
+  unmatched: BufLine[];
+}
+
+function search(c: Compiled, buf: string, org: BufLine[]): Search | null {
+  if (c.required !== "" && buf.indexOf(c.required) < 0) return null;
+  const m = c.re.exec(buf);
+  if (m === null) return null;
+  if (org.length <= 1) return { m, matched: org, unmatched: [] };
+  const start = m.index;
+  const end = start + m[0].length;
+  const ls = buf.lastIndexOf("\n", start) + 1;
+  let le = buf.indexOf("\n", end - 1);
+  le = le < 0 ? buf.length : le + 1;
+  const n1 = countNl(buf, 0, ls);
+  const n2 = countNl(buf, 0, le);
+  const matched = org.slice(n1, n2);
+  const unmatched = org.slice(0, n1);
+  if (c.skipLines.length) {
+    let skipped = "";
+    for (const k of c.skipLines) {
+      const v = m.groups![k];
+      if (v !== undefined) skipped += v;
+    }
+    // Python's splitlines(): no empty last element.
+    const lines = skipped === "" ? [] : skipped.replace(/\n$/, "").split("\n");
+    let n = 0;
+    for (const sl of lines) {
+      for (let j = n; j < matched.length; j++) {
+        if (matched[j]!.text === sl) {
+          unmatched.push(matched.splice(j, 1)[0]!);
+          n = j;
+          break;
+        }
+      }
+    }
+  }
+  for (let i = n2; i < org.length; i++) unmatched.push(org[i]!);
+  return { m, matched, unmatched };
+}
+
+function joinBuf(lines: BufLine[]): string {
+  if (lines.length === 1) return lines[0]!.text + "\n";
+  let s = "";
+  for (const l of lines) s += l.text + "\n";
+  return s;
+}
+
+/**
+ * A compiled fail2ban filter.
+ *
+ * @example
+ * ```ts
+ * import { Filter } from "./filter.ts";
+ * const f = new Filter({
+ *   name: "demo", file: null, prefregex: null, ignoreregex: [], datepattern: null,
+ *   maxlines: 1, journalmatch: null, logtimezone: null, options: {},
+ *   failregex: [{ pattern: "^auth failed for <F-USER>\\S+</F-USER> from <HOST>$", origin: "demo" }],
+ * }, { dateDetector: null });
+ * const r = f.processLine("auth failed for bob from 192.0.2.1", 1124013600);
+ * console.log(r.failures[0]?.fid, r.failures[0]?.data.user); // "192.0.2.1" "bob"
+ * ```
+ */
+export class Filter {
+  /** The spec the filter was built from. */
+  readonly spec: FilterSpec;
+  readonly #dd: DateDetectorLike | null;
+  readonly #pref: Compiled | null;
+  readonly #fail: Compiled[];
+  readonly #ignore: Compiled[];
+  readonly #maxLines: number;
+  readonly #checkAll: boolean;
+  readonly #skipUndated: boolean;
+  readonly #keepNoFail: boolean;
+  #buffer: BufLine[] = [];
+  #lastDate: number | null = null;
+  #mlf = new Map<string, MlfEntry>();
+
+  /**
+   * Compiles the filter's regexes.
+   * @throws {SyntaxError} naming the filter file and option when a regex cannot be compiled or
+   *   a failregex has no host or id group
+   */
+  constructor(spec: FilterSpec, options: FilterOptions) {
+    this.spec = spec;
+    this.#dd = options.dateDetector;
+    this.#maxLines = Math.max(1, spec.maxlines | 0);
+    this.#checkAll = options.checkAllRegex ?? false;
+    this.#skipUndated = options.skipUndated ?? false;
+    this.#keepNoFail = options.keepNoFail ?? false;
+    const useDns = options.useDns ?? "warn";
+    const multi = this.#maxLines > 1;
+    this.#pref = spec.prefregex ? compile(spec.prefregex, useDns, false) : null;
+    this.#fail = spec.failregex.map((r) => compile(r, useDns, multi));
+    this.#ignore = spec.ignoreregex.map((r) => compile(r, useDns, false));
+    for (const c of this.#fail) {
+      if (!hasIdGroup(c) && !(this.#pref && hasIdGroup(this.#pref))) {
+        throw new SyntaxError(
+          `Invalid failregex of filter "${spec.name}" (${c.source.origin}): no host or id group (<HOST>, <ADDR>, <F-ID>, <F-MLFID>…) in "${c.source.pattern}"`,
+        );
+      }
+    }
+  }
+
+  /** Number of failregexes (for per-regex statistics). */
+  get failRegexCount(): number {
+    return this.#fail.length;
+  }
+
+  /** Number of ignoreregexes. */
+  get ignoreRegexCount(): number {
+    return this.#ignore.length;
+  }
+
+  /**
+   * Runs one log line (without its line end) through the filter.
+   *
+   * @param line the log line; a trailing CR is removed
+   * @param now the current time in epoch seconds (year-less dates, undated lines)
+   * @param time the line's time when already known (journal entries): no date detection then
+   */
+  processLine(line: string, now: number, time?: number): LineResult {
+    if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
+    let text = line;
+    let date: number | null = null;
+    let dateTemplate: string | null = null;
+    let noDate = false;
+    if (time !== undefined) {
+      date = time;
+      this.#lastDate = time;
+    } else if (this.#dd !== null) {
+      const dm = this.#dd.match(line, now);
+      if (dm !== null) {
+        dateTemplate = dm.template;
+        if (dm.end > dm.start) {
+          text = dm.start === 0 ? line.slice(dm.end) : line.slice(0, dm.start) + line.slice(dm.end);
+          date = dm.time;
+          this.#lastDate = date;
+        } else if (this.#lastDate !== null && this.#lastDate > now - 60) {
+          date = this.#lastDate;
+        } else {
+          date = now;
+        }
+      }
+      if (date === null) {
+        noDate = true;
+        if (this.#lastDate !== null && this.#lastDate > now - 60) date = this.#lastDate;
+      }
+    }
+    const failures = this.#findFailure({ text, full: line }, date, noDate, now);
+    return {
+      time: noDate ? null : date,
+      dateTemplate,
+      failures: failures.list,
+      ignored: failures.ignored,
+      matchedRegexes: failures.matched,
+    };
+  }
+
+  #ignoreMatch(buf: string, org: BufLine[], fr: Search | null): boolean {
+    if (fr !== null && this.#maxLines > 1) {
+      org = fr.matched;
+      buf = joinBuf(org);
+    }
+    for (const ig of this.#ignore) {
+      if (search(ig, buf, org) !== null) {
+        if ((!this.#checkAll || this.#maxLines > 1) && fr !== null) this.#buffer = fr.unmatched;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  #findFailure(
+    tl: BufLine,
+    date: number | null,
+    noDate: boolean,
+    now: number,
+  ): { list: FailureMatch[]; ignored: boolean; matched: number[] } {
+    let list: FailureMatch[] = [];
+    let matched = EMPTY as number[];
+    let ignored = false;
+    let org: BufLine[];
+    if (this.#maxLines > 1) {
+      this.#buffer.push(tl);
+      if (this.#buffer.length > this.#maxLines) this.#buffer = this.#buffer.slice(-this.#maxLines);
+      org = this.#buffer;
+    } else {
+      org = this.#buffer = [tl];
+    }
+    let buf: string | null = joinBuf(org);
+    const done = () => ({ list, ignored, matched });
+
+    if (this.#ignore.length && this.#ignore.length < this.#fail.length - 2) {
+      if (this.#ignoreMatch(buf, org, null)) {
+        ignored = true;
+        return done();
+      }
+    }
+    let pre: Groups | null = null;
+    if (this.#pref !== null) {
+      const ps = search(this.#pref, buf, org);
+      if (ps === null) return done();
+      pre = groupsOf(this.#pref, ps.m);
+      const repl = pre.content as string | undefined;
+      delete pre.content;
+      if (repl) {
+        this.#buffer = [{ text: repl, full: repl }];
+        buf = null;
+      }
+    }
+    for (let idx = 0; idx < this.#fail.length; idx++) {
+      const fr = this.#fail[idx]!;
+      if (buf === null) buf = joinBuf(this.#buffer);
+      const s = search(fr, buf, org);
+      if (s === null) continue;
+      let fail = groupsOf(fr, s.m);
+      if (this.#ignore.length && this.#ignoreMatch(buf, org, s)) {
+        ignored = true;
+        buf = null;
+        if (!this.#checkAll) break;
+        continue;
+      }
+      if (matched === EMPTY) matched = [];
+      matched.push(idx);
+      if (noDate && date === null && this.#skipUndated) continue;
+      if (!this.#checkAll || this.#maxLines > 1) {
+        this.#buffer = s.unmatched;
+        buf = null;
+      }
+      if (pre !== null) fail = { ...pre, ...fail };
+      const mlfid = fail.mlfid as string | undefined;
+      if (mlfid !== undefined) {
+        fail = this.#mergeFailure(mlfid, fail, s, date, now);
+        if (fail.nofail && !this.#checkAll) return done();
+      } else {
+        fail.matches = [...((fail.matches as BufLine[] | undefined) ?? []), ...s.matched];
+      }
+      const fid = fail.fid as string | undefined;
+      const host = (fail.ip4 ?? fail.ip6 ?? fail.dns) as string | undefined;
+      let id: string | undefined = fid;
+      if (host === undefined) {
+        if (fid === undefined && mlfid === undefined) continue; // fail2ban logs "No group found"
+      } else if (id === undefined) id = host;
+      if (id === undefined) {
+        fail.mlfpending = 1;
+        if (!this.#checkAll) return done();
+        if (!this.#keepNoFail) continue;
+      }
+      if (fail.nofail && !this.#keepNoFail) continue;
+      if (this.#checkAll && mlfid !== undefined) fail = { ...fail };
+      list.push(this.#toFailure(fail, id ?? null, host ?? null, date ?? now, idx));
+      if (!this.#checkAll) break;
+    }
+    if (!this.#checkAll && list.length > 1) list = list.slice(0, 1);
+    return done();
+  }
+
+  #toFailure(
+    fail: Groups,
+    fid: string | null,
+    host: string | null,
+    time: number,
+    regexIndex: number,
+  ): FailureMatch {
+    const data: Record<string, string> = {};
+    let users: string[] | undefined;
+    for (const k in fail) {
+      const v = fail[k];
+      if (v === undefined || v === null) continue;
+      if (SKIP_DATA.has(k)) continue;
+      if (k === "users") {
+        users = [...(v as Set<string>)];
+        continue;
+      }
+      data[k] = Array.isArray(v) ? v.map((x) => x ?? "").join(",") : String(v);
+    }
+    if (fail.nofail) data.nofail = String(fail.nofail);
+    const out: FailureMatch = {
+      fid: fid ?? "",
+      host,
+      time,
+      lines: ((fail.matches as BufLine[] | undefined) ?? []).map((l) => l.full),
+      data,
+      regexIndex,
+    };
+    if (users !== undefined) out.users = users;
+    return out;
+  }
+
+  #mergeFailure(mlfid: string, fail: Groups, s: Search, date: number | null, now: number): Groups {
+    let entry = this.#mlf.get(mlfid);
+    if (entry !== undefined && entry.expires <= now) {
+      this.#mlf.delete(mlfid);
+      entry = undefined;
+    }
+    let users: Set<string> | undefined;
+    let fl = 0;
+    if (fail.mlfgained) {
+      fl |= 8 | 1;
+      if (!fail.nofail) fail.nofail = fail.mlfgained;
+    } else if (fail.nofail) fl |= 1;
+    if (fail.mlfforget) fl |= 2;
+    delete fail.mlfforget;
+    if (entry !== undefined) {
+      const g = entry.fail;
+      users = updateUsers(g, fail.user as string | undefined);
+      if (g.nofail) fl |= 4;
+      delete g.nofail;
+      if (g.mlfgained) fl |= 4;
+      delete g.mlfgained;
+      if (fl & 8) delete g.mlfpending;
+      if ((fl & 4) === 0 && !g.mlfpending) delete g.matches;
+      for (const k in fail) if (fail[k] !== undefined && fail[k] !== null) g[k] = fail[k];
+      fail = g;
+      if (fl & 2) this.#mlf.delete(mlfid);
+    } else if (!(fl & 2)) {
+      users = updateUsers(fail, fail.user as string | undefined);
+      this.#setMlf(mlfid, fail, now);
+    }
+    const pending = fail.mlfpending;
+    delete fail.mlfpending;
+    if (pending || (users && users.size > 1)) {
+      delete fail.nofail;
+      delete fail.mlfgained;
+      fl &= ~(8 | 1);
+    }
+    if ((fl & 1) === 0) {
+      const m = [
+        ...((fail["nofail-matches"] as BufLine[] | undefined) ?? []),
+        ...((fail.matches as BufLine[] | undefined) ?? []),
+      ];
+      delete fail["nofail-matches"];
+      if ((fl & 8) === 0) m.push(...s.matched);
+      fail.matches = m;
+    } else if ((fl & 3) === 1) {
+      fail["nofail-matches"] = [
+        ...((fail["nofail-matches"] as BufLine[] | undefined) ?? []),
+        ...s.matched,
+      ];
+    }
+    void date;
+    return fail;
+  }
+
+  #setMlf(key: string, fail: Groups, now: number): void {
+    const c = this.#mlf;
+    if (c.size >= 100) {
+      for (const [k, v] of c) {
+        c.delete(k);
+        if (v.expires > now && c.size < 100) break;
+      }
+    }
+    c.set(key, { expires: now + 300, fail });
+  }
+}
+
+function updateUsers(fail: Groups, user: string | undefined): Set<string> | undefined {
+  let users = fail.users as Set<string> | undefined;
+  if (user) {
+    if (!users) fail.users = users = new Set();
+    users.add(user);
+  }
+  return users;
+}

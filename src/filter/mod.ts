@@ -1,0 +1,23 @@
+/**
+ * The filter engine: fail2ban filters (Python regexes with fail2ban's tags)
+ * compiled for JavaScript and applied to log lines, plus the date detector
+ * and the failJSON sample reader.
+ *
+ * @module
+ */
+
+export type { DateMatch, FailureMatch, LineResult } from "./types.ts";
+export {
+  type TranslatedRegex,
+  type TranslateOptions,
+  translatePythonRegex,
+} from "./python_regex.ts";
+export { expandTags, FAILURE_ID_GROUPS, FAILURE_ID_PRESENT, localizeFlags } from "./filter_tags.ts";
+export { type DateDetectorLike, Filter, type FilterOptions } from "./filter.ts";
+export {
+  evalCondition,
+  type FailExpectation,
+  type FailJsonCase,
+  readFailJson,
+  type SampleFileReader,
+} from "./failjson.ts";
