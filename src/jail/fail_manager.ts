@@ -19,6 +19,9 @@
  *
  * Memory is bounded: at most `maxEntries` ids are kept; adding a new id to a
  * full table evicts the one updated longest ago (a Map in update order).
+ * Per id the table keeps a Map entry (an IPv4 id is keyed by its 32-bit
+ * value, so no string is kept for it), a few typed-array cells for times and
+ * counts, and the matched line itself, not an array, while there is one.
  *
  * @module
  */
@@ -54,36 +57,47 @@ export interface FailManagerOptions {
 }
 
 const EMPTY_DATA: Readonly<Record<string, string>> = Object.freeze({});
-
-/** One failing id. Small on purpose: millions of these may be alive. */
-class FailEntry {
-  firstTime: number;
-  lastTime: number;
-  retry: number;
-  failures: number;
-  /** One line as a string (the common single-failure case), several as an array, or null. */
-  matches: string | string[] | null;
-  data: Record<string, string> | null;
-
-  constructor(
-    time: number,
-    retry: number,
-    matches: string | string[] | null,
-    data: Record<string, string> | null,
-  ) {
-    this.firstTime = time;
-    this.lastTime = time;
-    this.retry = retry;
-    this.failures = 1;
-    this.matches = matches;
-    this.data = data;
-  }
-}
+const MIN_CAPACITY = 1024;
 
 /** Python's round(): halves go to the even neighbour. */
 function roundHalfEven(x: number): number {
   const r = Math.round(x);
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * The table key of a failure id: a canonical dotted-quad IPv4 text becomes
+ * its 32-bit value as a signed integer (a small integer in V8, no string
+ * kept); any other id stays a string. The mapping is one-to-one.
+ */
+function keyOf(fid: string): string | number {
+  const n = fid.length;
+  if (n < 7 || n > 15) return fid;
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < n; i++) {
+    const c = fid.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && part === 0) return fid; // leading zero: not canonical
+      part = part * 10 + (c - 0x30);
+      if (++digits > 3 || part > 255) return fid;
+    } else if (c === 0x2e && digits > 0 && dots < 3) {
+      value = value * 256 + part;
+      dots++;
+      part = 0;
+      digits = 0;
+    } else return fid;
+  }
+  if (dots !== 3 || digits === 0) return fid;
+  return (value * 256 + part) | 0;
+}
+
+function fidOf(key: string | number): string {
+  if (typeof key === "string") return key;
+  const w = key >>> 0;
+  return `${w >>> 24}.${(w >>> 16) & 0xff}.${(w >>> 8) & 0xff}.${w & 0xff}`;
 }
 
 /** Failure counting for one jail. */
@@ -92,9 +106,24 @@ export class FailManager {
   #findTime: number;
   #maxMatches: number;
   #maxEntries: number;
-  readonly #entries = new Map<string, FailEntry>();
+  // Key → slot; Map order is update order, so the first key is the oldest.
+  readonly #slots = new Map<string | number, number>();
+  // Columns indexed by slot: millions of ids cost a few typed-array cells each.
+  #first = new Float64Array(0);
+  #last = new Float64Array(0);
+  #retry = new Float64Array(0);
+  #failures = new Uint32Array(0);
+  /** One line as a string (the common single-failure case), several as an array. */
+  #matches: (string | string[] | null)[] = [];
+  #data: (Record<string, string> | null)[] = [];
+  #free: number[] = [];
+  #used = 0; // slots ever handed out (high-water mark)
   #totalFailed = 0;
   #evicted = 0;
+  // Latest failure time of the Map's last key, and whether an id ever went to
+  // the end with an earlier time (then cleanup must scan every id).
+  #tailTime = -Infinity;
+  #disordered = false;
 
   /** Creates an empty fail manager. */
   constructor(options: FailManagerOptions) {
@@ -122,7 +151,7 @@ export class FailManager {
   }
   /** Ids currently failing ("Currently failed" in status). */
   get size(): number {
-    return this.#entries.size;
+    return this.#slots.size;
   }
   /** Failures counted since start ("Total failed" in status). */
   get totalFailed(): number {
@@ -139,7 +168,7 @@ export class FailManager {
     if (options.findTime !== undefined) this.#findTime = options.findTime;
     if (options.maxMatches !== undefined) {
       this.#maxMatches = Math.max(0, options.maxMatches);
-      for (const entry of this.#entries.values()) this.#truncate(entry);
+      for (const slot of this.#slots.values()) this.#truncate(slot);
     }
     if (options.maxEntries !== undefined) {
       this.#maxEntries = Math.max(1, options.maxEntries);
@@ -167,10 +196,16 @@ export class FailManager {
   ): FailTicket | null {
     this.#totalFailed++;
     const count = attempts > 0 ? attempts : 1;
-    const entries = this.#entries;
-    let entry = entries.get(fid);
-    if (entry === undefined) {
-      if (entries.size >= this.#maxEntries) this.#evictDownTo(this.#maxEntries - 1);
+    const slots = this.#slots;
+    const key = keyOf(fid);
+    let slot = slots.get(key);
+    if (slot === undefined) {
+      if (slots.size >= this.#maxEntries) this.#evictDownTo(this.#maxEntries - 1);
+      slot = this.#allocate();
+      this.#first[slot] = time;
+      this.#last[slot] = time;
+      this.#retry[slot] = count;
+      this.#failures[slot] = 1;
       let matches: string | string[] | null = null;
       if (this.#maxMatches > 0 && lines.length > 0) {
         matches = lines.length === 1
@@ -179,23 +214,23 @@ export class FailManager {
           ? lines.slice(-this.#maxMatches)
           : lines.slice();
       }
-      entry = new FailEntry(time, count, matches, hasKeys(data) ? data : null);
-      entries.set(fid, entry);
+      this.#matches[slot] = matches;
+      this.#data[slot] = hasKeys(data) ? data : null;
+      slots.set(key, slot);
+      this.#noteTail(time);
     } else {
-      this.#adjustTime(entry, time);
-      entry.retry += count;
-      entry.failures++;
+      this.#adjustTime(slot, time);
+      this.#retry[slot]! += count;
+      this.#failures[slot]! += 1;
       if (this.#maxMatches > 0) {
-        if (lines.length > 0) this.#appendMatches(entry, lines);
-      } else entry.matches = null;
-      // Keep the Map in update order so the first key is the oldest.
-      entries.delete(fid);
-      entries.set(fid, entry);
+        if (lines.length > 0) this.#appendMatches(slot, lines);
+      } else this.#matches[slot] = null;
+      // Move to the end: the Map stays in update order.
+      slots.delete(key);
+      slots.set(key, slot);
+      this.#noteTail(this.#last[slot]!);
     }
-    if (entry.retry >= this.#maxRetry) {
-      entries.delete(fid);
-      return toTicket(fid, entry);
-    }
+    if (this.#retry[slot]! >= this.#maxRetry) return this.#take(key, slot);
     return null;
   }
 
@@ -205,90 +240,206 @@ export class FailManager {
    * when it now reaches `maxretry`; null when it does not or the id is unknown.
    */
   addRetry(fid: string, count: number): FailTicket | null {
-    const entry = this.#entries.get(fid);
-    if (entry === undefined) return null;
-    entry.retry += count;
-    if (entry.retry >= this.#maxRetry) {
-      this.#entries.delete(fid);
-      return toTicket(fid, entry);
-    }
+    const key = keyOf(fid);
+    const slot = this.#slots.get(key);
+    if (slot === undefined) return null;
+    this.#retry[slot]! += count;
+    if (this.#retry[slot]! >= this.#maxRetry) return this.#take(key, slot);
     return null;
   }
 
   /** The current state of `fid` as a ticket (a copy), or null when it is not failing. */
   get(fid: string): FailTicket | null {
-    const entry = this.#entries.get(fid);
-    return entry === undefined ? null : toTicket(fid, entry);
+    const key = keyOf(fid);
+    const slot = this.#slots.get(key);
+    return slot === undefined ? null : this.#ticket(key, slot);
   }
 
   /** Whether `fid` is failing. */
   has(fid: string): boolean {
-    return this.#entries.has(fid);
+    return this.#slots.has(keyOf(fid));
   }
 
   /** Ids currently failing, least recently updated first. */
-  ids(): IterableIterator<string> {
-    return this.#entries.keys();
+  *ids(): IterableIterator<string> {
+    for (const key of this.#slots.keys()) yield fidOf(key);
   }
 
-  /** Drops ids whose latest failure is at or before `now - findtime`. Returns how many. */
+  /**
+   * Drops ids whose latest failure is at or before `now - findtime`. Returns
+   * how many. While failures arrive in time order the ids are kept sorted by
+   * time and only the expired ones are visited; otherwise every id is checked.
+   */
   cleanup(now: number): number {
     const limit = now - this.#findTime;
+    const last = this.#last;
+    const slots = this.#slots;
+    const sorted = !this.#disordered;
     let removed = 0;
-    for (const [fid, entry] of this.#entries) {
-      if (entry.lastTime <= limit) {
-        this.#entries.delete(fid);
+    for (const [key, slot] of slots) {
+      if (last[slot]! <= limit) {
+        slots.delete(key);
+        this.#release(slot);
         removed++;
-      }
+      } else if (sorted) break;
     }
+    if (slots.size === 0) this.#resetOrder();
+    if (removed > 0) this.#maybeCompact();
     return removed;
   }
 
   /** Forgets `fid` (after a ban or a manual unban). Returns whether it was failing. */
   forget(fid: string): boolean {
-    return this.#entries.delete(fid);
+    const key = keyOf(fid);
+    const slot = this.#slots.get(key);
+    if (slot === undefined) return false;
+    this.#slots.delete(key);
+    this.#release(slot);
+    return true;
   }
 
   /** Forgets every id. */
   clear(): void {
-    this.#entries.clear();
+    this.#slots.clear();
+    this.#resetOrder();
+    this.#resize(0);
+    this.#free = [];
+    this.#used = 0;
+  }
+
+  #noteTail(time: number): void {
+    if (time < this.#tailTime) this.#disordered = true;
+    else this.#tailTime = time;
+  }
+
+  #resetOrder(): void {
+    this.#tailTime = -Infinity;
+    this.#disordered = false;
+  }
+
+  #take(key: string | number, slot: number): FailTicket {
+    const ticket = this.#ticket(key, slot);
+    this.#slots.delete(key);
+    this.#release(slot);
+    return ticket;
+  }
+
+  #ticket(key: string | number, slot: number): FailTicket {
+    const m = this.#matches[slot] ?? null;
+    const data = this.#data[slot] ?? null;
+    return {
+      fid: fidOf(key),
+      failures: this.#failures[slot]!,
+      retry: this.#retry[slot]!,
+      firstTime: this.#first[slot]!,
+      lastTime: this.#last[slot]!,
+      matches: m === null ? [] : typeof m === "string" ? [m] : m.slice(),
+      data: data === null ? { ...EMPTY_DATA } : { ...data },
+    };
+  }
+
+  #allocate(): number {
+    const reused = this.#free.pop();
+    if (reused !== undefined) return reused;
+    if (this.#used === this.#first.length) {
+      this.#resize(Math.max(MIN_CAPACITY, this.#first.length * 2));
+    }
+    return this.#used++;
+  }
+
+  #release(slot: number): void {
+    this.#matches[slot] = null;
+    this.#data[slot] = null;
+    this.#free.push(slot);
+  }
+
+  #resize(capacity: number): void {
+    const n = Math.min(this.#used, capacity);
+    const grow = (old: Float64Array) => {
+      const a = new Float64Array(capacity);
+      a.set(old.subarray(0, n));
+      return a;
+    };
+    this.#first = grow(this.#first);
+    this.#last = grow(this.#last);
+    this.#retry = grow(this.#retry);
+    const failures = new Uint32Array(capacity);
+    failures.set(this.#failures.subarray(0, n));
+    this.#failures = failures;
+    this.#matches.length = n;
+    this.#data.length = n;
+  }
+
+  /** After mass removal, move live ids to the low slots and give memory back. */
+  #maybeCompact(): void {
+    const capacity = this.#first.length;
+    const size = this.#slots.size;
+    if (capacity <= MIN_CAPACITY || size * 4 > capacity) return;
+    const first = new Float64Array(Math.max(MIN_CAPACITY, size * 2));
+    const last = new Float64Array(first.length);
+    const retry = new Float64Array(first.length);
+    const failures = new Uint32Array(first.length);
+    const matches: (string | string[] | null)[] = [];
+    const data: (Record<string, string> | null)[] = [];
+    let next = 0;
+    for (const [key, slot] of this.#slots) {
+      first[next] = this.#first[slot]!;
+      last[next] = this.#last[slot]!;
+      retry[next] = this.#retry[slot]!;
+      failures[next] = this.#failures[slot]!;
+      matches.push(this.#matches[slot] ?? null);
+      data.push(this.#data[slot] ?? null);
+      this.#slots.set(key, next++); // same key: keeps its place in the order
+    }
+    this.#first = first;
+    this.#last = last;
+    this.#retry = retry;
+    this.#failures = failures;
+    this.#matches = matches;
+    this.#data = data;
+    this.#free = [];
+    this.#used = next;
   }
 
   #evictDownTo(size: number): void {
-    const entries = this.#entries;
-    while (entries.size > size) {
-      const oldest = entries.keys().next();
+    const slots = this.#slots;
+    while (slots.size > size) {
+      const oldest = slots.entries().next();
       if (oldest.done) return;
-      entries.delete(oldest.value);
+      slots.delete(oldest.value[0]);
+      this.#release(oldest.value[1]);
       this.#evicted++;
     }
   }
 
-  #adjustTime(entry: FailEntry, time: number): void {
-    if (time <= entry.lastTime) return;
+  #adjustTime(slot: number, time: number): void {
+    if (time <= this.#last[slot]!) return;
     const windowStart = time - this.#findTime;
-    if (entry.firstTime < windowStart) {
-      entry.retry = roundHalfEven(entry.retry / (time - entry.firstTime) * this.#findTime);
-      entry.firstTime = windowStart;
+    const first = this.#first[slot]!;
+    if (first < windowStart) {
+      this.#retry[slot] = roundHalfEven(this.#retry[slot]! / (time - first) * this.#findTime);
+      this.#first[slot] = windowStart;
     }
-    entry.lastTime = time;
+    this.#last[slot] = time;
   }
 
-  #appendMatches(entry: FailEntry, lines: string[]): void {
+  #appendMatches(slot: number, lines: string[]): void {
     const max = this.#maxMatches;
+    const current = this.#matches[slot] ?? null;
     let list: string[];
-    if (entry.matches === null) list = [];
-    else if (typeof entry.matches === "string") list = [entry.matches];
-    else list = entry.matches;
+    if (current === null) list = [];
+    else if (typeof current === "string") list = [current];
+    else list = current;
     for (const line of lines) list.push(line);
     if (list.length > max) list.splice(0, list.length - max);
-    entry.matches = list.length === 1 ? list[0]! : list;
+    this.#matches[slot] = list.length === 1 ? list[0]! : list;
   }
 
-  #truncate(entry: FailEntry): void {
-    if (this.#maxMatches === 0) entry.matches = null;
-    else if (Array.isArray(entry.matches) && entry.matches.length > this.#maxMatches) {
-      entry.matches.splice(0, entry.matches.length - this.#maxMatches);
+  #truncate(slot: number): void {
+    const m = this.#matches[slot] ?? null;
+    if (this.#maxMatches === 0) this.#matches[slot] = null;
+    else if (Array.isArray(m) && m.length > this.#maxMatches) {
+      m.splice(0, m.length - this.#maxMatches);
     }
   }
 }
@@ -296,17 +447,4 @@ export class FailManager {
 function hasKeys(data: Record<string, string>): boolean {
   for (const _ in data) return true;
   return false;
-}
-
-function toTicket(fid: string, entry: FailEntry): FailTicket {
-  const m = entry.matches;
-  return {
-    fid,
-    failures: entry.failures,
-    retry: entry.retry,
-    firstTime: entry.firstTime,
-    lastTime: entry.lastTime,
-    matches: m === null ? [] : typeof m === "string" ? [m] : m.slice(),
-    data: entry.data === null ? { ...EMPTY_DATA } : { ...entry.data },
-  };
 }

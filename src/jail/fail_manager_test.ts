@@ -144,3 +144,59 @@ Deno.test("FailManager setOptions changes maxretry and findtime, forget drops an
   fm.clear();
   assert.equal(fm.size, 0);
 });
+
+Deno.test("FailManager keys IPv4 ids compactly without mixing them with other ids", () => {
+  const fm = new FailManager({ maxRetry: 2, findTime: 600, maxMatches: 1 });
+  fm.addFailure("1.2.3.4", T0, [], {});
+  fm.addFailure("01.2.3.4", T0, [], {}); // not canonical: a different (raw) id
+  fm.addFailure("255.255.255.255", T0, [], {});
+  fm.addFailure("0.0.0.0", T0, [], {});
+  fm.addFailure("user-42", T0, [], {});
+  assert.deepEqual([...fm.ids()], ["1.2.3.4", "01.2.3.4", "255.255.255.255", "0.0.0.0", "user-42"]);
+  assert.equal(fm.addFailure("1.2.3.4", T0 + 1, [], {})?.fid, "1.2.3.4");
+  assert.equal(fm.addFailure("255.255.255.255", T0 + 1, [], {})?.fid, "255.255.255.255");
+  assert.ok(fm.has("01.2.3.4"));
+  assert.ok(!fm.has("1.2.3.4"));
+});
+
+Deno.test("FailManager cleanup is exact when failures arrive out of time order", () => {
+  const fm = new FailManager({ maxRetry: 10, findTime: 100, maxMatches: 1 });
+  fm.addFailure("a", T0 + 50, [], {});
+  fm.addFailure("b", T0, [], {}); // older than "a" but added after it
+  fm.addFailure("c", T0 + 60, [], {});
+  assert.equal(fm.cleanup(T0 + 100), 1);
+  assert.deepEqual([...fm.ids()], ["a", "c"]);
+  assert.equal(fm.cleanup(T0 + 155), 1);
+  assert.deepEqual([...fm.ids()], ["c"]);
+});
+
+Deno.test("FailManager cleanup stops at the first live id when failures come in order", () => {
+  const fm = new FailManager({ maxRetry: 10, findTime: 100, maxMatches: 1 });
+  for (let i = 0; i < 10; i++) fm.addFailure(`10.0.0.${i}`, T0 + i, [], {});
+  fm.addFailure("10.0.0.0", T0 + 20, [], {}); // moves to the end, order kept
+  assert.equal(fm.cleanup(T0 + 105), 5);
+  assert.deepEqual([...fm.ids()], ["10.0.0.6", "10.0.0.7", "10.0.0.8", "10.0.0.9", "10.0.0.0"]);
+});
+
+Deno.test("FailManager gives slots back after mass expiry and keeps counting right", () => {
+  const fm = new FailManager({ maxRetry: 3, findTime: 100, maxMatches: 2 });
+  for (let i = 0; i < 10_000; i++) fm.addFailure(`id${i}`, T0, [`line ${i}`], { n: String(i) });
+  for (let i = 0; i < 10; i++) fm.addFailure(`keep${i}`, T0 + 50, [`k ${i}`], {});
+  assert.equal(fm.cleanup(T0 + 100), 10_000);
+  assert.equal(fm.size, 10);
+  for (let i = 0; i < 10; i++) fm.addFailure(`keep${i}`, T0 + 60, [`k2 ${i}`], {});
+  const t = fm.addFailure("keep3", T0 + 70, ["k3"], {});
+  assert.deepEqual(t, {
+    fid: "keep3",
+    failures: 3,
+    retry: 3,
+    firstTime: T0 + 50,
+    lastTime: T0 + 70,
+    matches: ["k2 3", "k3"],
+    data: {},
+  });
+  for (let i = 0; i < 5000; i++) fm.addFailure(`new${i}`, T0 + 80, [], {});
+  assert.equal(fm.size, 5009);
+  assert.equal(fm.get("new4999")?.lastTime, T0 + 80);
+  assert.equal(fm.get("keep9")?.failures, 2);
+});
