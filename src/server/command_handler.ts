@@ -8,6 +8,14 @@
 
 import denoJson from "../../deno.json" with { type: "json" };
 import type { JailStatus, ReloadOptions, ServerControl } from "./control.ts";
+import {
+  bannedCommand,
+  flushLogsCommand,
+  getCommand,
+  jailLifecycleCommand,
+  setCommand,
+  unbanCommand,
+} from "./setting_commands.ts";
 
 /** The f2b version that `version` answers. */
 export const VERSION: string = denoJson.version;
@@ -29,10 +37,7 @@ export type StatusRow = [string, number | string | string[] | StatusRow[]];
 
 /** The server's command list, as `help` answers it. */
 export const COMMAND_HELP: string = `Commands:
-    ping                                     tests if the server is alive
-    status                                   gets the current status of the server
-    status <JAIL> [FLAVOR]                   gets the current status of <JAIL>; FLAVOR is
-                                             basic (default) or short (no banned list)
+                                             BASIC
     reload [--restart] [--unban] [--all]     reloads the configuration without restarting
                                              the server; --restart restarts the affected
                                              jails, --unban also unbans their addresses
@@ -41,9 +46,65 @@ export const COMMAND_HELP: string = `Commands:
     restart [--unban] [--if-exists] <JAIL>   restarts the jail <JAIL> (alias for
                                              'reload --restart ... <JAIL>')
     stop                                     stops all jails and terminates the server
-    version                                  returns the server version
+    unban --all                              unbans all IP addresses (in all jails)
+    unban <IP> ... <IP>                      unbans <IP> (in all jails)
+    banned                                   returns jails with banned IPs
+    banned <IP> ... <IP>                     returns the jails where each IP is banned
+    status                                   gets the current status of the server
+    ping                                     tests if the server is alive
     echo <WORDS>                             returns the words given
-    help                                     returns this text`;
+    help                                     returns this text
+    version                                  returns the server version
+
+                                             LOGGING
+    set loglevel <LEVEL>                     sets the logging level (CRITICAL, ERROR,
+                                             WARNING, NOTICE, INFO, DEBUG, TRACEDEBUG,
+                                             HEAVYDEBUG or a number)
+    get loglevel                             gets the logging level
+    set logtarget <TARGET>                   sets the logging target (STDOUT, STDERR,
+                                             SYSLOG, SYSOUT, SYSTEMD-JOURNAL or a file)
+    get logtarget                            gets the logging target
+    set syslogsocket auto|<SOCKET>           sets the syslog socket path
+    get syslogsocket                         gets the syslog socket path
+    flushlogs                                reopens a log file (for log rotation)
+
+                                             DATABASE
+    get dbfile                               gets the database file
+    get dbmaxmatches                         gets the matches stored per ticket
+    get dbpurgeage                           gets the seconds of ban history kept
+
+                                             JAIL CONTROL
+    start <JAIL>                             starts the jail <JAIL>
+    stop <JAIL>                              stops the jail <JAIL> and removes it
+    status <JAIL> [FLAVOR]                   gets the current status of <JAIL>; FLAVOR is
+                                             basic (default) or short (no banned list)
+
+                                             JAIL CONFIGURATION
+    set <JAIL> banip <IP> ... <IP>           bans <IP> in <JAIL> by hand
+    set <JAIL> unbanip [--report-absent] <IP> ... <IP>
+                                             unbans <IP> in <JAIL>
+    set <JAIL> maxretry|maxmatches|maxlines <INT>
+    set <JAIL> findtime|bantime <TIME>
+    set <JAIL> usedns yes|warn|no|raw
+    set <JAIL> ignoreself true|false
+    set <JAIL> ignorecommand|ignorecache|logencoding|datepattern <VALUE>
+    set <JAIL> addignoreip|delignoreip <IP>
+    set <JAIL> addlogpath|dellogpath <FILE>
+    set <JAIL> addfailregex|addignoreregex <REGEX>
+    set <JAIL> delfailregex|delignoreregex <INDEX>
+    set <JAIL> addjournalmatch|deljournalmatch <MATCH>
+    set <JAIL> action <ACT> <PROPERTY> <VALUE>
+                                             sets a command (actionban, ...), timeout or
+                                             property of the action <ACT>
+
+                                             JAIL INFORMATION
+    get <JAIL> banned [<IP> ... <IP>]        banned IPs of <JAIL>, or 1/0 per IP given
+    get <JAIL> banip [<SEP>|--with-time]     banned IPs of <JAIL>, by end of ban
+    get <JAIL> logpath|logencoding|journalmatch|ignoreself|ignoreip|ignorecommand|
+               ignorecache|failregex|ignoreregex|findtime|bantime|datepattern|usedns|
+               maxretry|maxmatches|maxlines|backend|actions
+    get <JAIL> actionproperties|actionmethods <ACT>
+    get <JAIL> action <ACT> <PROPERTY>       a command, timeout or property of <ACT>`;
 
 function invalid(words: string[], detail: string): InvalidCommandError {
   return new InvalidCommandError(words, `${detail}: see "help" for the list of commands`);
@@ -146,9 +207,24 @@ export async function handleCommand(control: ServerControl, words: string[]): Pr
       return jailStatusRows(control.jailStatus(args[0]!), flavor);
     }
     case "stop":
-      if (args.length > 0) throw invalid(words, `"stop" with a jail is not supported`);
+      if (args.length > 0) return await jailLifecycleCommand(control, words);
       await control.stop();
       return null;
+    case "start":
+      if (args.length === 0) {
+        throw invalid(words, `"start" without a jail is done by the client: "f2b client start"`);
+      }
+      return await jailLifecycleCommand(control, words);
+    case "banned":
+      return bannedCommand(control, args);
+    case "unban":
+      return unbanCommand(control, words);
+    case "get":
+      return getCommand(control, words);
+    case "set":
+      return await setCommand(control, words);
+    case "flushlogs":
+      return flushLogsCommand(control, words);
     case "reload":
       await control.reload(parseReload(words, args, false));
       return null;

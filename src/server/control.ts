@@ -6,6 +6,10 @@
  * @module
  */
 
+import type { JailSpec, ServerSpec } from "../config/types.ts";
+import type { BanTicket } from "../ipc/messages.ts";
+import type { DaemonLogger } from "../log/logger.ts";
+
 /** State of one jail as `status <jail>` prints it. */
 export interface JailStatus {
   name: string;
@@ -32,7 +36,7 @@ export interface ReloadOptions {
 }
 
 /** The running daemon as the command handler sees it. */
-export interface ServerControl {
+export interface ServerControl extends OptionalServerControl {
   /** Names of the running jails, in start order. */
   jailNames(): string[];
   /** Status of one jail; throws `UnknownJailError` for a jail not running. */
@@ -41,6 +45,68 @@ export interface ServerControl {
   stop(): Promise<void>;
   /** Re-reads the configuration; bans are kept. */
   reload(options: ReloadOptions): Promise<void>;
+}
+
+/**
+ * Optional parts of {@link ServerControl} (added for fail2ban-client's full
+ * command set). A daemon that lacks one makes the commands that need it answer
+ * `Command "…" is not supported by this server`. Each member lists the
+ * commands it serves.
+ */
+export interface OptionalServerControl {
+  /**
+   * Bans `ip` in `jail` by hand; false when it was banned already.
+   * Serves `set <JAIL> banip <IP> …`. Throws `UnknownJailError`.
+   */
+  banIp?(jail: string, ip: string): boolean;
+  /**
+   * Unbans `ip` from `jail`, or from every jail (and the database) when
+   * `jail` is null; returns the number of bans removed.
+   * Serves `unban <IP> …`, `unban --all`, `set <JAIL> unbanip [--report-absent] <IP> …`.
+   */
+  unbanIp?(jail: string | null, ip: string): number;
+  /**
+   * Addresses banned in `jail`, ordered by end of ban.
+   * Serves `banned [<IP> …]`, `unban --all`, `get <JAIL> banned [<IP> …]`, `get <JAIL> banip`.
+   * Without it those commands use `jailStatus(jail).bannedIps`.
+   */
+  bannedIps?(jail: string): string[];
+  /**
+   * Bans in force in `jail` (time, banTime). Serves `get <JAIL> banip --with-time`.
+   */
+  banTickets?(jail: string): BanTicket[];
+  /**
+   * The spec `jail` runs with (after `set` changes).
+   * Serves `get <JAIL> <option>` and, with {@link updateJail}, `set <JAIL> <option> …`.
+   */
+  jailSpec?(name: string): JailSpec;
+  /**
+   * Applies a changed spec to the running jail (the worker gets an `update`,
+   * the ban manager the new bantime), keeping its failures and bans. Must
+   * validate first (regexes compile, …) and throw without applying anything.
+   * Serves `set <JAIL> maxretry|findtime|bantime|maxmatches|maxlines|usedns|
+   * datepattern|logencoding|ignoreself|ignorecommand|ignorecache|
+   * addignoreip|delignoreip|addlogpath|dellogpath|addfailregex|delfailregex|
+   * addignoreregex|delignoreregex|addjournalmatch|deljournalmatch …`.
+   */
+  updateJail?(name: string, spec: JailSpec): Promise<void>;
+  /** Stops one jail (actionstop) and removes it. Serves `stop <JAIL>`. */
+  stopJail?(name: string): Promise<void>;
+  /**
+   * Starts one jail from the configuration (as `reload <JAIL>` would add it).
+   * Serves `start <JAIL>`.
+   */
+  startJail?(name: string): Promise<void>;
+  /**
+   * The daemon's logger, whose level and target `set`/`get` change.
+   * Serves `set|get loglevel|logtarget|syslogsocket`, `flushlogs`.
+   */
+  readonly daemonLogger?: DaemonLogger;
+  /**
+   * Server settings in force (fail2ban.conf [Definition]).
+   * Serves `get dbfile|dbpurgeage|dbmaxmatches|socket|pidfile|allowipv6`.
+   */
+  serverSpec?(): ServerSpec;
 }
 
 /** A command named a jail that is not running. */
