@@ -7,9 +7,10 @@
 import assert from "node:assert/strict";
 import { readFilter } from "../src/config/filter_reader.ts";
 import { readJails } from "../src/config/jail_reader.ts";
+import { readAction, UnsupportedActionError } from "../src/config/action_reader.ts";
 import { parseDuration } from "../src/config/duration.ts";
 import { asBool } from "../src/config/_definition_init.ts";
-import type { JailSpec } from "../src/config/types.ts";
+import type { ActionSpec, JailSpec } from "../src/config/types.ts";
 
 const ETC = "/etc/fail2ban";
 
@@ -205,20 +206,23 @@ function jailFromDump(commands: unknown[][], jail: string): Record<string, unkno
   return out;
 }
 
+/** An ActionSpec in the shape fail2ban sends it: its name and every property sent. */
+function actionFromSpec(a: ActionSpec): { name: string; props: Record<string, unknown> } {
+  const props: Record<string, unknown> = { ...a.commands };
+  for (const [k, v] of Object.entries(a.properties)) {
+    props[k] = BOOL_ACTION_OPTIONS.includes(k) ? asBool(v) : v;
+  }
+  for (const [fam, p] of Object.entries(a.familyProperties)) {
+    for (const [k, v] of Object.entries(p)) props[`${k}?family=${fam}`] = v;
+  }
+  return { name: a.name, props };
+}
+
 /** A JailSpec in the shape of {@link jailFromDump}. */
 function jailFromSpec(j: JailSpec): Record<string, unknown> {
   return {
     logpath: j.logpath.map((p, i) => [p, j.logpathTail?.[i] ?? false]),
-    actions: j.actions.map((a) => {
-      const props: Record<string, unknown> = { ...a.commands };
-      for (const [k, v] of Object.entries(a.properties)) {
-        props[k] = BOOL_ACTION_OPTIONS.includes(k) ? asBool(v) : v;
-      }
-      for (const [fam, p] of Object.entries(a.familyProperties)) {
-        for (const [k, v] of Object.entries(p)) props[`${k}?family=${fam}`] = v;
-      }
-      return { name: a.name, props };
-    }),
+    actions: j.actions.map(actionFromSpec),
     ignoreip: j.ignoreip,
     backend: j.backend,
     maxretry: j.maxretry,
@@ -315,3 +319,45 @@ function* expandGlob(pattern: string): Generator<string> {
   } catch { /* missing dir */ }
   for (const n of names) yield `${dir}/${n}`;
 }
+
+Deno.test({
+  name: "readAction matches fail2ban-client -d for every Debian action",
+  ignore: !HAVE,
+  async fn() {
+    const names = [...Deno.readDirSync(`${ETC}/action.d`)].map((e) => e.name).sort();
+    assert.ok(names.length >= 60, `only ${names.length} actions in ${ETC}/action.d`);
+    const refs = [
+      ...names.filter((n) => n.endsWith(".conf")).map((n) => n.slice(0, -5)),
+      'iptables-multiport[name=SSH, port="ssh,http", protocol=tcp]',
+      "iptables[actname=foo, blocktype=DROP]",
+      "nftables[type=allports, name=x]",
+    ];
+    const jailLocal = refs.map((r, i) =>
+      `[t${i}]\nenabled = true\nfilter =\naction = ${r}\nlogpath = /dev/null\n`
+    ).join("\n");
+    const dump = await dumpConfig(jailLocal);
+    assert.ok(dump.ok, dump.ok ? "" : dump.error);
+    const failures: string[] = [];
+    let matched = 0;
+    refs.forEach((ref, i) => {
+      const jail = `t${i}`;
+      const exp = jailFromDump(dump.commands, jail).actions;
+      try {
+        const spec = readAction(ETC, ref, {}, { jailName: jail });
+        const got = [actionFromSpec(spec)];
+        assert.deepEqual(got, exp);
+        matched++;
+      } catch (e) {
+        failures.push(`${ref}: ${(e as Error).message.slice(0, 2000)}`);
+      }
+    });
+    // Python actions are refused with a clear error.
+    for (const py of names.filter((n) => n.endsWith(".py"))) {
+      assert.throws(() => readAction(ETC, py, {}, { jailName: "j" }), UnsupportedActionError);
+    }
+    console.log(
+      `readAction: ${matched}/${refs.length} references match fail2ban -d (${names.length} files in action.d)`,
+    );
+    assert.deepEqual(failures, []);
+  },
+});
