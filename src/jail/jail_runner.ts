@@ -32,8 +32,8 @@ export interface JailMatcher {
 
 /** Decides whether an address is ignored (ignoreip, ignoreself). */
 export interface IgnoreChecker {
-  /** Why `address` is ignored (`ip`, `self`, …), or null when it is not. */
-  ignoredBy(address: IPAddress): string | null;
+  /** Why `id` (an address, or a raw failure id) is ignored (`ip`, `dns`, …), or null. */
+  ignoredBy(id: IPAddress | string): string | null;
 }
 
 /** The tailer as the runner uses it (a {@link LogTailer}, or a fake in tests). */
@@ -53,8 +53,8 @@ export interface JailRunnerOptions {
   post(message: FromWorker): void;
   /** Compiles the jail's filter; throws a SyntaxError naming the bad regex. */
   createMatcher(spec: JailSpec): JailMatcher;
-  /** Builds the ignore list. @default nothing ignored */
-  createIgnoreList?(spec: JailSpec): IgnoreChecker;
+  /** Builds the ignore list; `logger` reaches the daemon's log. @default nothing ignored */
+  createIgnoreList?(spec: JailSpec, logger: Logger): IgnoreChecker;
   /** Builds the tailer. @default a {@link LogTailer} */
   createTailer?(options: LogTailerOptions, sink: TailerSink): Tailer;
   /** Resolves host names for `usedns` yes/warn. @default the shared DNS resolver */
@@ -151,7 +151,7 @@ export class JailRunner {
     }
     this.#spec = spec;
     this.#matcher = this.#o.createMatcher(spec);
-    this.#ignore = this.#o.createIgnoreList?.(spec) ?? null;
+    this.#ignore = this.#o.createIgnoreList?.(spec, this.#logger) ?? null;
     this.#useDns = this.#parseUseDns(spec.usedns);
     this.#fails = new FailManager({
       maxRetry: spec.maxretry,
@@ -208,7 +208,7 @@ export class JailRunner {
     let ignore: IgnoreChecker | null;
     try {
       matcher = this.#o.createMatcher(spec);
-      ignore = this.#o.createIgnoreList?.(spec) ?? null;
+      ignore = this.#o.createIgnoreList?.(spec, this.#logger) ?? null;
     } catch (e) {
       this.#log("ERROR", `Cannot apply the new settings: ${errText(e)}; keeping the old ones`);
       return;
@@ -279,13 +279,13 @@ export class JailRunner {
     if (time === null) return;
     for (const f of result.failures) {
       if (f.host === null) {
-        this.#count(f.fid, null, time, f.lines, f.data);
+        this.#consider(f.fid, null, time, f.lines, f.data);
         continue;
       }
       const address = parseAddress(f.host);
       if (address) {
-        if (this.#useDns === "raw") this.#count(f.host, address, time, f.lines, f.data);
-        else this.#consider(address, time, f.lines, f.data);
+        const fid = this.#useDns === "raw" ? f.host : address.canonical;
+        this.#consider(fid, address, time, f.lines, f.data);
         continue;
       }
       const ids = hostToFailureIds(f.host, this.#useDns, this.#o.resolver, this.#logger);
@@ -356,19 +356,25 @@ export class JailRunner {
       return;
     }
     for (const id of ids) {
-      const a = parseAddress(id);
-      if (a) this.#consider(a, time, lines, data);
-      else this.#count(id, null, time, lines, data);
+      const a = this.#useDns === "raw" ? null : parseAddress(id);
+      this.#consider(a?.canonical ?? id, a, time, lines, data);
     }
   }
 
-  #consider(address: IPAddress, time: number, lines: string[], data: Record<string, string>) {
-    const by = this.#ignore?.ignoredBy(address) ?? null;
+  /** Counts a failure of `fid` unless ignoreip/ignoreself covers it. */
+  #consider(
+    fid: string,
+    address: IPAddress | null,
+    time: number,
+    lines: string[],
+    data: Record<string, string>,
+  ) {
+    const by = this.#ignore?.ignoredBy(address ?? fid) ?? null;
     if (by !== null) {
-      this.#log("INFO", `[${this.#name}] Ignore ${address.canonical} by ${by}`);
+      this.#log("INFO", `[${this.#name}] Ignore ${fid} by ${by}`);
       return;
     }
-    this.#count(address.canonical, address, time, lines, data);
+    this.#count(fid, address, time, lines, data);
   }
 
   /** Counts a failure and posts the ban request at once when the id reaches maxretry. */
