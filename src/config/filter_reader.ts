@@ -146,8 +146,11 @@ export class FilterReader {
       if (fromInit || !src) {
         origin = `filter "${this.name}" option ${option} line ${i + 1}`;
       } else {
-        const line = rawCount === lines.length ? src.lines[i] ?? src.line : src.line;
-        origin = `${src.file || "(set by code)"} [Definition] ${option} line ${line}`;
+        const where = `${src.file || "(set by code)"} [Definition] ${option}`;
+        // Interpolation may change the line count: then name the option line and the item.
+        origin = rawCount === lines.length
+          ? `${where} line ${src.lines[i] ?? src.line}`
+          : `${where} line ${src.line} (item ${i + 1} after interpolation)`;
       }
       out.push({ pattern, origin });
     }
