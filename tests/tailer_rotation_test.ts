@@ -253,3 +253,20 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000) {
     await new Promise((r) => setTimeout(r, 2));
   }
 }
+
+Deno.test("with file-system events a symlinked log in another directory is followed", async () => {
+  await withTailer(
+    (dir) => ({ logpath: [`${dir}/links/auth.log`], backend: "auto", pollInterval: 600_000 }),
+    async (dir, tailer, rec) => {
+      await Deno.mkdir(`${dir}/links`);
+      await Deno.mkdir(`${dir}/real`);
+      append(`${dir}/real/auth.log`, "");
+      await Deno.symlink(`${dir}/real/auth.log`, `${dir}/links/auth.log`);
+      await tailer.start();
+      append(`${dir}/real/auth.log`, "via link\n");
+      await waitFor("the line written to the link target", () => rec.lines.length === 1);
+      assert.deepEqual(rec.lines, ["via link"]);
+      assert.deepEqual(rec.paths, [`${dir}/links/auth.log`]);
+    },
+  );
+});

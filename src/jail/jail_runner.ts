@@ -96,6 +96,7 @@ export class JailRunner {
   #lastStats = "";
   #queue: Promise<void> = Promise.resolve();
   #stopped = false;
+  #tailerStopped: Promise<LogPosition[]> | null = null;
   readonly #logger: Logger;
   readonly #sink: TailerSink;
 
@@ -134,6 +135,9 @@ export class JailRunner {
       case "update":
         return this.#enqueue(() => this.#update(message.spec));
       case "stop":
+        // Stop the tailer now, so a long backlog read ends at its next yield.
+        this.#stopped = true;
+        this.#tailerStopped = this.#tailer?.stop() ?? null;
         return this.#enqueue(() => this.#stop());
     }
   }
@@ -145,8 +149,8 @@ export class JailRunner {
   }
 
   async #start(spec: JailSpec, positions: LogPosition[], skipLineAt: LogPosition | null) {
-    if (this.#tailer) {
-      this.#log("WARNING", "Jail already started; start message ignored");
+    if (this.#tailer || this.#stopped) {
+      this.#log("WARNING", "Jail already started or stopped; start message ignored");
       return;
     }
     this.#spec = spec;
@@ -162,7 +166,15 @@ export class JailRunner {
     this.#skipAt = skipLineAt;
     const factory = this.#o.createTailer ?? ((o, s) => new LogTailer(o, s));
     this.#tailer = factory(this.#tailerOptions(spec), this.#sink);
+    const backend = spec.backend.toLowerCase();
+    if (backend.startsWith("systemd")) {
+      this.#log(
+        "ERROR",
+        `Backend "${spec.backend}" is not supported by this worker; following logpath files only`,
+      );
+    }
     await this.#tailer.start();
+    if (this.#stopped) return;
     this.#o.post({ type: "ready", jail: spec.name });
     this.#postStats(true);
   }
@@ -239,7 +251,7 @@ export class JailRunner {
     this.#stopped = true;
     clearTimeout(this.#statsTimer);
     this.#statsTimer = undefined;
-    const positions = (await this.#tailer?.stop()) ?? [];
+    const positions = (await (this.#tailerStopped ?? this.#tailer?.stop())) ?? [];
     const jail = this.#name;
     if (positions.length > 0) this.#o.post({ type: "positions", jail, positions });
     this.#postStats(true);

@@ -274,7 +274,13 @@ export class LogTailer {
         for (const path of this.#dirty) {
           this.#dirty.delete(path);
           const t = this.#files.get(path);
-          if (t) await this.#check(t);
+          if (!t) continue;
+          try {
+            await this.#check(t);
+          } catch (e) {
+            // An I/O error (EIO, a vanished mount): keep the position and retry at the next check.
+            this.#warnOnce(t.path, "read", `Error reading log file "${t.path}": ${errText(e)}`);
+          }
           if (!this.#running) break;
         }
       }

@@ -41,6 +41,12 @@ export function fileAccess(file: Deno.FsFile): RandomAccess {
  */
 export function firstLineHash(file: RandomAccess, size: number, limit = 64 * 1024): string {
   if (size <= 0) return "";
+  // Most first lines are short: read 1 KiB first, the rest only when needed.
+  const small = new Uint8Array(Math.min(size, 1024, limit));
+  const k = file.readAt(small, 0);
+  const first = small.subarray(0, k).indexOf(0x0a);
+  if (first >= 0) return md5Hex(small.subarray(0, first + 1));
+  if (k < small.length || k === size) return "";
   const buf = new Uint8Array(Math.min(size, limit));
   const n = file.readAt(buf, 0);
   const nl = buf.subarray(0, n).indexOf(0x0a);
