@@ -425,3 +425,21 @@ Deno.test("f2b client reads the socket path from -c DIR's fail2ban.conf and .loc
     assert.match(r.stdout, /^\d+\.\d+\.\d+\n$/);
   });
 });
+
+Deno.test("f2b client start refuses when a server already answers", async () => {
+  await withServer(async ({ socketPath }) => {
+    const r = await runClient(["-s", socketPath, "start"]);
+    assert.equal(r.code, 255);
+    assert.match(r.stderr, /ERROR {3}Server already running/);
+  });
+});
+
+Deno.test("f2b client prints get/set answers as fail2ban-client", async () => {
+  await withServer(async ({ socketPath }) => {
+    const echo = await runClient(["-s", socketPath, "echo", "a\tb", "c"]);
+    assert.equal(echo.stdout, "a\tb c\n");
+    const bad = await runClient(["-s", socketPath, "reload", "--bogus"]);
+    assert.equal(bad.code, 255);
+    assert.match(bad.stdout, /Unknown option "--bogus" of "reload": see "help"/);
+  });
+});

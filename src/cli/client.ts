@@ -10,6 +10,7 @@ import { formatError, formatReply } from "../client/format.ts";
 import { ConfigReader } from "../config/config_reader.ts";
 import { parseDuration } from "../config/duration.ts";
 import { createLogger } from "../log/logger.ts";
+import type { Logger } from "../log/types.ts";
 import { COMMAND_HELP, VERSION } from "../server/command_handler.ts";
 
 /** fail2ban's default configuration directory. */
@@ -29,12 +30,24 @@ Options:
                             socket path is read from its fail2ban.conf / fail2ban.local
     -s, --socket <FILE>     socket path (overrides the configuration)
     -p, --pidfile <FILE>    pidfile path (accepted for compatibility)
+    --loglevel <LEVEL>      logging level of a server started by "start"
+    --logtarget <TARGET>    logging target of a server started by "start"
+    --syslogsocket auto|<FILE>
+                            syslog socket of a server started by "start"
+    -t, --test              test the configuration and exit
+    -x                      "start": replace the socket of a running server
+    -b                      "start": run the server in the background (default)
+    -f                      "start": run the server in the foreground
     -v                      increase verbosity
     -q                      decrease verbosity
     --timeout <TIME>        time to wait for the server's answer (e.g. 30, 1m)
     --str2sec <STRING>      convert a time abbreviation to seconds and exit
     -h, --help              display this help message
     -V, --version           print the version (-V: machine-readable short format)
+
+Client commands:
+    start                                    starts the server and the jails
+    restart                                  restarts the server (stop, then start)
 
 ${COMMAND_HELP}`;
 
@@ -46,8 +59,15 @@ export interface ClientArgs {
   verbose: number;
   /** Seconds to wait for the answer; null waits as long as the server works. */
   timeout: number | null;
+  loglevel: string | null;
+  logtarget: string | null;
+  syslogsocket: string | null;
+  /** `-x` */
+  force: boolean;
+  /** `-f` (else `-b`) */
+  foreground: boolean;
   /** What to do instead of sending a command. */
-  action: "command" | "help" | "version-short" | "version-long" | "str2sec";
+  action: "command" | "help" | "version-short" | "version-long" | "str2sec" | "test";
   str2sec: string | null;
   command: string[];
 }
@@ -70,6 +90,9 @@ const WITH_VALUE: Record<string, keyof ClientArgs> = {
   "--pidfile": "pidfile",
   "--timeout": "timeout",
   "--str2sec": "str2sec",
+  "--loglevel": "loglevel",
+  "--logtarget": "logtarget",
+  "--syslogsocket": "syslogsocket",
 };
 
 /**
@@ -84,6 +107,11 @@ export function parseClientArgs(args: string[]): ClientArgs {
     pidfile: null,
     verbose: 1,
     timeout: null,
+    loglevel: null,
+    logtarget: null,
+    syslogsocket: null,
+    force: false,
+    foreground: false,
     action: "command",
     str2sec: null,
     command: [],
@@ -124,6 +152,8 @@ export function parseClientArgs(args: string[]): ClientArgs {
         out.action = "help";
       } else if (name === "--version") {
         out.action = "version-long";
+      } else if (name === "--test") {
+        out.action = "test";
       } else {
         throw new UsageError(`Unknown option "${name}"`);
       }
@@ -149,6 +179,18 @@ export function parseClientArgs(args: string[]): ClientArgs {
           break;
         case "-V":
           out.action = "version-short";
+          break;
+        case "-t":
+          out.action = "test";
+          break;
+        case "-x":
+          out.force = true;
+          break;
+        case "-b":
+          out.foreground = false;
+          break;
+        case "-f":
+          out.foreground = true;
           break;
         default:
           throw new UsageError(`Unknown option "${opt}"`);
@@ -178,6 +220,72 @@ export function resolveSocketPath(args: ClientArgs): string {
     return reader.get("Definition", "socket");
   }
   return DEFAULT_SOCKET;
+}
+
+/** fail2ban-server arguments that carry the client's options over to `start`. */
+function serverArgs(args: ClientArgs): string[] {
+  const out = ["-c", args.configDir];
+  if (args.socket !== null) out.push("-s", args.socket);
+  if (args.pidfile !== null) out.push("-p", args.pidfile);
+  if (args.loglevel !== null) out.push("--loglevel", args.loglevel);
+  if (args.logtarget !== null) out.push("--logtarget", args.logtarget);
+  if (args.syslogsocket !== null) out.push("--syslogsocket", args.syslogsocket);
+  if (args.force) out.push("-x");
+  return out;
+}
+
+async function isServerUp(socketPath: string): Promise<boolean> {
+  try {
+    return (await sendCommand(socketPath, ["ping"], { timeout: 2000 })).ok;
+  } catch {
+    return false;
+  }
+}
+
+/** `start`: refuses when a server answers (unless -x), else runs `f2b server` (-b or -f). */
+async function startServer(
+  args: ClientArgs,
+  socketPath: string,
+  logger: Logger,
+): Promise<number> {
+  if (!args.force && await isServerUp(socketPath)) {
+    logger.log("ERROR", "Server already running");
+    return FAILURE;
+  }
+  const { runServerCommand } = await import("./server.ts");
+  const code = await runServerCommand([...serverArgs(args), args.foreground ? "-f" : "-b"]);
+  if (code === 0 && !args.foreground) console.log("Server ready");
+  return code === 0 ? 0 : FAILURE;
+}
+
+/** `restart`'s first half: sends `stop` and waits until the socket no longer answers. */
+async function stopServer(
+  args: ClientArgs,
+  socketPath: string,
+  logger: Logger,
+): Promise<number> {
+  if (!(await isServerUp(socketPath))) {
+    logger.log("WARNING", `No server answers on ${socketPath}: starting a new one`);
+    return 0;
+  }
+  const reply = await sendCommand(socketPath, ["stop"], {
+    timeout: args.timeout === null ? 0 : Math.ceil(args.timeout * 1000),
+  });
+  if (!reply.ok) {
+    logger.log("ERROR", `NOK: ${reply.error.name}: ${reply.error.message}`);
+    console.log(formatError(reply.error));
+    return FAILURE;
+  }
+  console.log(formatReply(["stop"], reply.value));
+  const deadline = Date.now() + (args.timeout ?? 30) * 1000;
+  while (await isServerUp(socketPath)) {
+    if (Date.now() > deadline) {
+      logger.log("ERROR", `The server on ${socketPath} did not stop in time`);
+      return FAILURE;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return 0;
 }
 
 function clientLogLevel(verbose: number): string {
@@ -218,6 +326,10 @@ export async function runClientCommand(args: string[]): Promise<number> {
         console.error((e as Error).message);
         return FAILURE;
       }
+    case "test": {
+      const { runServerCommand } = await import("./server.ts");
+      return await runServerCommand(["-t", ...serverArgs(parsed)]);
+    }
   }
   const logger = createLogger({ target: "STDERR", level: clientLogLevel(parsed.verbose) });
   try {
@@ -233,6 +345,13 @@ export async function runClientCommand(args: string[]): Promise<number> {
       return FAILURE;
     }
     logger.log("INFO", `Using socket file ${socketPath}`);
+    const [name, ...rest] = parsed.command;
+    if (name === "start" && rest.length === 0) return await startServer(parsed, socketPath, logger);
+    if (name === "restart" && rest.length === 0) {
+      const stopped = await stopServer(parsed, socketPath, logger);
+      if (stopped !== 0) return stopped;
+      return await startServer(parsed, socketPath, logger);
+    }
     let reply;
     try {
       reply = await sendCommand(socketPath, parsed.command, {
