@@ -472,8 +472,11 @@ export class JailRunner {
     this.#log("WARNING", message);
   }
 
+  /** Posts a log record, prefixed with `[jail]` as fail2ban's jail messages are. */
   #log(level: LogLevel, message: string): void {
-    this.#o.post({ type: "log", jail: this.#name, level, message });
+    const jail = this.#name;
+    const text = jail === "" || message.startsWith(`[${jail}] `) ? message : `[${jail}] ${message}`;
+    this.#o.post({ type: "log", jail, level, message: text });
   }
 }
 

@@ -257,15 +257,16 @@ Deno.test("JailRunner time rules: backlog drops old lines and undated failures, 
     ]);
     const warnings = of("log").filter((m) => m.level === "WARNING").map((m) => m.message);
     assert.equal(
-      warnings.filter((w) => w.startsWith("Found a match but no valid date/time")).length,
+      warnings.filter((w) => w.startsWith("[sshd] Found a match but no valid date/time")).length,
       1,
     );
     assert.equal(
-      warnings.filter((w) => w.startsWith("Ignoring all log entries older than 600s")).length,
+      warnings.filter((w) => w.startsWith("[sshd] Ignoring all log entries older than 600s"))
+        .length,
       1,
     );
     assert.equal(
-      warnings.filter((w) => w.startsWith("Detected a log entry 3720s before")).length,
+      warnings.filter((w) => w.startsWith("[sshd] Detected a log entry 3720s before")).length,
       1,
     );
   } finally {
@@ -352,4 +353,49 @@ Deno.test("JailRunner start position: skipLineAt, saved position, findtime seek"
     [5, 10],
   );
   await r2.handle({ type: "stop" });
+});
+
+Deno.test("JailRunner with the real tailer and filter: first start counts only lines within findtime", async () => {
+  const { createJailMatcher } = await import("./jail_matcher.ts");
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/auth.log`;
+  const at = (t: number, ip: string) =>
+    `${
+      new Date(t * 1000).toISOString().replace("T", " ").slice(0, 19)
+    } Failed password for root from ${ip}\n`;
+  let text = "";
+  for (let t = NOW - 7200; t < NOW - 600; t += 10) text += at(t, "192.0.2.1");
+  text += at(NOW - 300, "192.0.2.2") + at(NOW - 200, "192.0.2.3");
+  await Deno.writeTextFile(path, text);
+  const sent: FromWorker[] = [];
+  const runner = new JailRunner({
+    clock: new ManualClock(NOW),
+    post: (m) => sent.push(m),
+    createMatcher: createJailMatcher,
+    statsInterval: 60_000,
+    pollInterval: 60_000,
+  });
+  const base = spec({ logpath: [path], backend: "polling" });
+  const jail: JailSpec = {
+    ...base,
+    filter: {
+      ...base.filter,
+      logtimezone: "UTC",
+      failregex: [{ pattern: "^\\s*Failed password for \\S+ from <HOST>$", origin: "test" }],
+    },
+  };
+  try {
+    await runner.handle({ type: "start", spec: jail, positions: [], skipLineAt: null });
+    const found = sent.filter((m) => m.type === "found").map((m) => m.type === "found" && m.fid);
+    assert.deepEqual(found, ["192.0.2.2", "192.0.2.3"]);
+    assert.ok(sent.some((m) => m.type === "log" && m.message.includes("pos = ")));
+  } finally {
+    await runner.handle({ type: "stop" });
+    await Deno.remove(dir, { recursive: true });
+  }
+  const last = sent.filter((m) => m.type === "positions").at(-1);
+  assert.equal(
+    last?.type === "positions" && last.positions[0]?.offset,
+    new TextEncoder().encode(text).length,
+  );
 });

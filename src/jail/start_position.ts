@@ -92,7 +92,8 @@ export interface StartPosition {
 /**
  * Chooses where to start reading a file at first start or restart.
  *
- * With a saved position whose first-line hash matches, reading resumes there. Otherwise the
+ * With a saved position whose first-line hash matches and that is still a line start, reading
+ * resumes there. Otherwise the
  * file is bisected on line timestamps for the first line at or after `since` (fail2ban reads the
  * whole file and drops old lines; seeking reads a few KiB instead). A file with no recognisable
  * dates starts at its end, after the last complete line.
@@ -101,7 +102,13 @@ export function findStart(file: RandomAccess, options: FindStartOptions): StartP
   const { size, saved, hash } = options;
   if (size === 0) return { offset: 0, reason: "empty", bytesRead: 0 };
   if (saved && hash !== "" && saved.firstLineHash === hash && saved.offset <= size) {
-    return { offset: saved.offset, reason: "saved", bytesRead: 0 };
+    // Same first line, but a different file of the same kind could have one too: the saved
+    // offset must at least still be a line start.
+    if (saved.offset === 0) return { offset: 0, reason: "saved", bytesRead: 0 };
+    const before = new Uint8Array(1);
+    if (file.readAt(before, saved.offset - 1) === 1 && before[0] === 0x0a) {
+      return { offset: saved.offset, reason: "saved", bytesRead: 1 };
+    }
   }
   return new Bisector(file, options).run();
 }

@@ -43,11 +43,25 @@ Deno.test("findStart resumes at a saved position when the first line hash matche
   const r = findStart(f, {
     size: f.bytes.length,
     hash,
-    saved: { path: "/x", offset: 40, firstLineHash: hash },
+    saved: { path: "/x", offset: 41, firstLineHash: hash },
     since: T0 + 100,
     dateOf: isoDate,
   });
-  assert.deepEqual(r, { offset: 40, reason: "saved", bytesRead: 0 });
+  assert.deepEqual(r, { offset: 41, reason: "saved", bytesRead: 1 });
+});
+
+Deno.test("findStart does not resume at a saved offset that is no longer a line start", () => {
+  const f = memory(logOf(Array.from({ length: 100 }, (_, i) => T0 + i)));
+  const hash = firstLineHash(f, f.bytes.length);
+  const r = findStart(f, {
+    size: f.bytes.length,
+    hash,
+    saved: { path: "/x", offset: 40, firstLineHash: hash },
+    since: T0 + 50,
+    dateOf: isoDate,
+  });
+  assert.equal(r.reason, "seek");
+  assert.equal(new TextDecoder().decode(f.bytes.subarray(r.offset, r.offset + 19)), iso(T0 + 50));
 });
 
 Deno.test("findStart ignores a saved position of another file and seeks by time", () => {
