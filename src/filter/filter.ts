@@ -40,6 +40,9 @@ interface BufLine {
 interface Compiled {
   re: RegExp;
   required: string;
+  /** Possible first characters (ASCII bitmap) of an anchored regex, or null. */
+  first: Uint8Array | null;
+  firstNonAscii: boolean;
   /** JS group name → fail2ban name, for every named group kept in the data. */
   names: [string, string][];
   skipLines: string[];
@@ -98,7 +101,17 @@ function compile(src: RegexSource, useDns: string, multiline: boolean): Compiled
   skipLines.sort((a, b) => Number(a.slice(9)) - Number(b.slice(9)));
   alt.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   tuple.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return { re, required: t.required, names, skipLines, alt, tuple, source: src };
+  return {
+    re,
+    required: t.required,
+    first: t.firstChars?.ascii ?? null,
+    firstNonAscii: t.firstChars?.nonAscii ?? true,
+    names,
+    skipLines,
+    alt,
+    tuple,
+    source: src,
+  };
 }
 
 function hasIdGroup(c: Compiled): boolean {
@@ -135,6 +148,10 @@ interface Search {
 }
 
 function search(c: Compiled, buf: string, org: BufLine[]): Search | null {
+  if (c.first !== null) {
+    const ch = buf.charCodeAt(0);
+    if (ch < 128 ? c.first[ch] === 0 : !c.firstNonAscii) return null;
+  }
   if (c.required !== "" && buf.indexOf(c.required) < 0) return null;
   const m = c.re.exec(buf);
   if (m === null) return null;
@@ -205,6 +222,8 @@ export class Filter {
   readonly #skipUndated: boolean;
   readonly #keepNoFail: boolean;
   #buffer: BufLine[] = [];
+  #outIgnored = false;
+  #outMatched: number[] = EMPTY as number[];
   #lastDate: number | null = null;
   #mlf = new Map<string, MlfEntry>();
 
@@ -283,9 +302,9 @@ export class Filter {
     return {
       time: noDate ? null : date,
       dateTemplate,
-      failures: failures.list,
-      ignored: failures.ignored,
-      matchedRegexes: failures.matched,
+      failures,
+      ignored: this.#outIgnored,
+      matchedRegexes: this.#outMatched,
     };
   }
 
@@ -308,8 +327,8 @@ export class Filter {
     date: number | null,
     noDate: boolean,
     now: number,
-  ): { list: FailureMatch[]; ignored: boolean; matched: number[] } {
-    let list: FailureMatch[] = [];
+  ): FailureMatch[] {
+    let list: FailureMatch[] = EMPTY as unknown as FailureMatch[];
     let matched = EMPTY as number[];
     let ignored = false;
     let org: BufLine[];
@@ -321,7 +340,11 @@ export class Filter {
       org = this.#buffer = [tl];
     }
     let buf: string | null = joinBuf(org);
-    const done = () => ({ list, ignored, matched });
+    const done = () => {
+      this.#outIgnored = ignored;
+      this.#outMatched = matched;
+      return list;
+    };
 
     if (this.#ignore.length && this.#ignore.length < this.#fail.length - 2) {
       if (this.#ignoreMatch(buf, org, null)) {
@@ -335,7 +358,7 @@ export class Filter {
       if (ps === null) return done();
       pre = groupsOf(this.#pref, ps.m);
       const repl = pre.content as string | undefined;
-      delete pre.content;
+      pre.content = undefined;
       if (repl) {
         this.#buffer = [{ text: repl, full: repl }];
         buf = null;
@@ -381,6 +404,7 @@ export class Filter {
       }
       if (fail.nofail && !this.#keepNoFail) continue;
       if (this.#checkAll && mlfid !== undefined) fail = { ...fail };
+      if (list.length === 0) list = [];
       list.push(this.#toFailure(fail, id ?? null, host ?? null, date ?? now, idx));
       if (!this.#checkAll) break;
     }
@@ -433,16 +457,16 @@ export class Filter {
       if (!fail.nofail) fail.nofail = fail.mlfgained;
     } else if (fail.nofail) fl |= 1;
     if (fail.mlfforget) fl |= 2;
-    delete fail.mlfforget;
+    fail.mlfforget = undefined;
     if (entry !== undefined) {
       const g = entry.fail;
       users = updateUsers(g, fail.user as string | undefined);
       if (g.nofail) fl |= 4;
-      delete g.nofail;
+      g.nofail = undefined;
       if (g.mlfgained) fl |= 4;
-      delete g.mlfgained;
-      if (fl & 8) delete g.mlfpending;
-      if ((fl & 4) === 0 && !g.mlfpending) delete g.matches;
+      g.mlfgained = undefined;
+      if (fl & 8) g.mlfpending = undefined;
+      if ((fl & 4) === 0 && !g.mlfpending) g.matches = undefined;
       for (const k in fail) if (fail[k] !== undefined && fail[k] !== null) g[k] = fail[k];
       fail = g;
       if (fl & 2) this.#mlf.delete(mlfid);
@@ -451,10 +475,10 @@ export class Filter {
       this.#setMlf(mlfid, fail, now);
     }
     const pending = fail.mlfpending;
-    delete fail.mlfpending;
+    fail.mlfpending = undefined;
     if (pending || (users && users.size > 1)) {
-      delete fail.nofail;
-      delete fail.mlfgained;
+      fail.nofail = undefined;
+      fail.mlfgained = undefined;
       fl &= ~(8 | 1);
     }
     if ((fl & 1) === 0) {
@@ -462,7 +486,7 @@ export class Filter {
         ...((fail["nofail-matches"] as BufLine[] | undefined) ?? []),
         ...((fail.matches as BufLine[] | undefined) ?? []),
       ];
-      delete fail["nofail-matches"];
+      fail["nofail-matches"] = undefined;
       if ((fl & 8) === 0) m.push(...s.matched);
       fail.matches = m;
     } else if ((fl & 3) === 1) {

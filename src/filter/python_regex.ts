@@ -31,7 +31,7 @@
 export interface TranslatedRegex {
   /** JavaScript pattern source (for `new RegExp(source, flags)`). */
   source: string;
-  /** JavaScript flags: always `v`, plus `i` for a global `(?i)`. */
+  /** JavaScript flags: `u`, or `v` when nested classes or case folding need it, plus `i` for a global `(?i)`. */
   flags: string;
   /** JavaScript group name → Python group name, for names that had to be renamed. */
   renamed: Record<string, string>;
@@ -39,6 +39,8 @@ export interface TranslatedRegex {
   synthetic: string[];
   /** Text every match contains (case-sensitive), for a cheap `indexOf` pre-check; "" if none. */
   required: string;
+  /** For a pattern anchored at the input start and never empty: its possible first characters. */
+  firstChars: FirstChars | null;
 }
 
 /** Options of {@link translatePythonRegex}. */
@@ -52,7 +54,7 @@ export interface TranslateOptions {
 type Node =
   | { t: "seq"; items: Node[] }
   | { t: "alt"; branches: Node[] }
-  | { t: "raw"; js: string; assert?: boolean; lit?: string }
+  | { t: "raw"; js: string; assert?: boolean; lit?: string; ci?: boolean }
   | {
     t: "group";
     kind: "cap" | "noncap" | "look" | "mod";
@@ -86,7 +88,13 @@ const ASCII_WORD = "a-zA-Z0-9_";
 /** Characters escaped outside a class in `v` mode. */
 const SYNTAX_CHARS = new Set("^$\\.*+?()[]{}|/");
 /** Characters escaped inside a class in `v` mode. */
-const CLASS_ESCAPE = new Set("^$\\.*+?()[]{}|/&-!#%,:;<=>@`~");
+const CLASS_ESCAPE_V = new Set("^$\\.*+?()[]{}|/&-!#%,:;<=>@`~");
+/** Characters escaped inside a class in `u` mode. */
+const CLASS_ESCAPE_U = new Set("\\[]^-");
+let CLASS_ESCAPE = CLASS_ESCAPE_V;
+
+/** Thrown when a pattern needs `v` mode (nested classes, case folding of complements). */
+class NeedSets extends Error {}
 
 function hex(cp: number): string {
   return `\\u{${cp.toString(16)}}`;
@@ -114,6 +122,7 @@ const SIMPLE_ESCAPES: Record<string, number> = {
 class Parser {
   readonly src: string;
   readonly origin: string;
+  readonly sets: boolean;
   pos = 0;
   flags: Flags;
   groupCount = 0;
@@ -122,11 +131,13 @@ class Parser {
   condCount = 0;
   globalI = false;
 
-  constructor(src: string, origin: string, opts: TranslateOptions) {
+  constructor(src: string, origin: string, opts: TranslateOptions, sets: boolean) {
+    this.sets = sets;
     this.src = src;
     this.origin = origin;
     this.flags = { i: false, m: !!opts.multiline, s: false, x: false, a: false };
     this.globalI = !!opts.ignoreCase;
+    if (this.globalI && !sets) throw new NeedSets();
   }
 
   error(msg: string, at = this.pos): SyntaxError {
@@ -152,6 +163,7 @@ class Parser {
     for (const c of letters) {
       switch (c) {
         case "i":
+          if (!this.sets) throw new NeedSets();
           f.i = on;
           break;
         case "m":
@@ -266,7 +278,7 @@ class Parser {
   parseAtom(): Node | null {
     const c = this.src[this.pos]!;
     if (c === "(") return this.parseGroup();
-    if (c === "[") return { t: "raw", js: this.parseClass() };
+    if (c === "[") return { t: "raw", js: this.parseClass(), ci: this.flags.i || this.globalI };
     if (c === "\\") return this.parseEscape();
     this.pos++;
     switch (c) {
@@ -295,7 +307,7 @@ class Parser {
   literal(cp: number): Node {
     const js = litChar(cp, false);
     return this.flags.i || this.globalI
-      ? { t: "raw", js }
+      ? { t: "raw", js, ci: true }
       : { t: "raw", js, lit: String.fromCodePoint(cp) };
   }
 
@@ -308,14 +320,17 @@ class Parser {
       case "d":
         return inClass ? digit : `[${digit}]`;
       case "D":
+        if (inClass && !this.sets) throw new NeedSets();
         return `[^${digit}]`;
       case "w":
         return inClass ? word : `[${word}]`;
       case "W":
+        if (inClass && !this.sets) throw new NeedSets();
         return `[^${word}]`;
       case "s":
         return inClass ? space : `[${space}]`;
       case "S":
+        if (inClass && !this.sets) throw new NeedSets();
         return `[^${space}]`;
     }
     return null;
@@ -884,7 +899,22 @@ export function translatePythonRegex(
   origin = "",
   options: TranslateOptions = {},
 ): TranslatedRegex {
-  const p = new Parser(pattern, origin, options);
+  try {
+    return translate(pattern, origin, options, false);
+  } catch (e) {
+    if (!(e instanceof NeedSets)) throw e;
+    return translate(pattern, origin, options, true);
+  }
+}
+
+function translate(
+  pattern: string,
+  origin: string,
+  options: TranslateOptions,
+  sets: boolean,
+): TranslatedRegex {
+  CLASS_ESCAPE = sets ? CLASS_ESCAPE_V : CLASS_ESCAPE_U;
+  const p = new Parser(pattern, origin, options, sets);
   p.parseGlobalFlags();
   let tree = p.parseAlt();
   if (p.pos < pattern.length) {
@@ -905,7 +935,8 @@ export function translatePythonRegex(
     }
   }
   const source = print(tree, (num) => byNum.get(num) ?? null);
-  const flags = (p.globalI ? "i" : "") + "v";
+  const mode = sets ? "v" : "u";
+  const flags = (p.globalI ? "i" : "") + mode;
   try {
     new RegExp(source, flags);
   } catch (e) {
@@ -914,5 +945,92 @@ export function translatePythonRegex(
       0,
     );
   }
-  return { source, flags, renamed, synthetic, required: requiredLiteral(tree) };
+  let firstChars: FirstChars | null = null;
+  if (anchored(tree)) {
+    const f = firstSet(tree, mode);
+    if (!f.nullable) firstChars = { ascii: f.ascii, nonAscii: f.nonAscii };
+  }
+  return { source, flags, renamed, synthetic, required: requiredLiteral(tree), firstChars };
+}
+
+// ---- first characters of anchored patterns ---------------------------------
+
+/** The characters a match can start with (for patterns anchored at the input start). */
+export interface FirstChars {
+  /** 1 at each ASCII code a match may start with. */
+  ascii: Uint8Array;
+  /** Whether a match may start with a non-ASCII character. */
+  nonAscii: boolean;
+}
+
+interface First {
+  ascii: Uint8Array;
+  nonAscii: boolean;
+  nullable: boolean;
+}
+
+function anchored(n: Node): boolean {
+  switch (n.t) {
+    case "seq":
+      return n.items.length > 0 && anchored(n.items[0]!);
+    case "alt":
+      return n.branches.every(anchored);
+    case "group":
+      return n.kind !== "look" && anchored(n.body);
+    case "raw":
+      return n.js === "^";
+    default:
+      return false;
+  }
+}
+
+function anyFirst(nullable: boolean): First {
+  return { ascii: new Uint8Array(128).fill(1), nonAscii: true, nullable };
+}
+
+function firstSet(n: Node, mode: string): First {
+  switch (n.t) {
+    case "raw": {
+      if (n.assert) return { ascii: new Uint8Array(128), nonAscii: false, nullable: true };
+      const re = new RegExp(`^(?:${n.js})`, (n.ci ? "i" : "") + mode);
+      const ascii = new Uint8Array(128);
+      for (let c = 0; c < 128; c++) if (re.test(String.fromCharCode(c))) ascii[c] = 1;
+      // Non-ASCII: assume possible unless the atom is a plain ASCII literal.
+      const nonAscii = !(n.lit !== undefined && n.lit.charCodeAt(0) < 128);
+      return { ascii, nonAscii, nullable: false };
+    }
+    case "seq": {
+      const out: First = { ascii: new Uint8Array(128), nonAscii: false, nullable: true };
+      for (const x of n.items) {
+        const f = firstSet(x, mode);
+        for (let c = 0; c < 128; c++) out.ascii[c]! |= f.ascii[c]!;
+        out.nonAscii ||= f.nonAscii;
+        if (!f.nullable) {
+          out.nullable = false;
+          break;
+        }
+      }
+      return out;
+    }
+    case "alt": {
+      const out: First = { ascii: new Uint8Array(128), nonAscii: false, nullable: false };
+      for (const b of n.branches) {
+        const f = firstSet(b, mode);
+        for (let c = 0; c < 128; c++) out.ascii[c]! |= f.ascii[c]!;
+        out.nonAscii ||= f.nonAscii;
+        out.nullable ||= f.nullable;
+      }
+      return out;
+    }
+    case "group":
+      if (n.kind === "look") return { ascii: new Uint8Array(128), nonAscii: false, nullable: true };
+      return firstSet(n.body, mode);
+    case "quant": {
+      const f = firstSet(n.body, mode);
+      if (n.min === 0) f.nullable = true;
+      return f;
+    }
+    default:
+      return anyFirst(true);
+  }
 }
