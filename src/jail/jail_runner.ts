@@ -154,8 +154,13 @@ export class JailRunner {
       return;
     }
     this.#spec = spec;
-    this.#matcher = this.#o.createMatcher(spec);
-    this.#ignore = this.#o.createIgnoreList?.(spec, this.#logger) ?? null;
+    try {
+      this.#matcher = this.#o.createMatcher(spec);
+      this.#ignore = this.#o.createIgnoreList?.(spec, this.#logger) ?? null;
+    } catch (e) {
+      this.#log("ERROR", `Cannot start the jail: ${errText(e)}`);
+      return;
+    }
     this.#useDns = this.#parseUseDns(spec.usedns);
     this.#fails = new FailManager({
       maxRetry: spec.maxretry,
@@ -165,7 +170,12 @@ export class JailRunner {
     this.#saved = new Map(positions.map((p) => [p.path, p]));
     this.#skipAt = skipLineAt;
     const factory = this.#o.createTailer ?? ((o, s) => new LogTailer(o, s));
-    this.#tailer = factory(this.#tailerOptions(spec), this.#sink);
+    try {
+      this.#tailer = factory(this.#tailerOptions(spec), this.#sink);
+    } catch (e) {
+      this.#log("ERROR", `Cannot start the jail: ${errText(e)}`);
+      return;
+    }
     const backend = spec.backend.toLowerCase();
     if (backend.startsWith("systemd")) {
       this.#log(
@@ -239,10 +249,11 @@ export class JailRunner {
       old.logpath.join("\0") !== spec.logpath.join("\0") || old.backend !== spec.backend ||
       old.logencoding !== spec.logencoding
     ) {
-      if (old.logencoding !== spec.logencoding) {
-        this.#log("WARNING", "A new logencoding applies to files opened from now on");
+      try {
+        await this.#tailer?.update(this.#tailerOptions(spec));
+      } catch (e) {
+        this.#log("ERROR", `Cannot apply the new log settings: ${errText(e)}`);
       }
-      await this.#tailer?.update(this.#tailerOptions(spec));
     }
     this.#statsChanged();
   }

@@ -399,3 +399,29 @@ Deno.test("JailRunner with the real tailer and filter: first start counts only l
     new TextEncoder().encode(text).length,
   );
 });
+
+Deno.test("JailRunner reports a jail that cannot start and still answers", async () => {
+  const sent: FromWorker[] = [];
+  const runner = new JailRunner({
+    clock: new ManualClock(NOW),
+    post: (m) => sent.push(m),
+    createMatcher: () => new FakeMatcher(),
+  });
+  await runner.handle({
+    type: "start",
+    spec: spec({ logencoding: "klingon" }),
+    positions: [],
+    skipLineAt: null,
+  });
+  assert.ok(
+    sent.some((m) =>
+      m.type === "log" && m.level === "ERROR" &&
+      m.message === '[sshd] Cannot start the jail: Unknown logencoding: "klingon"'
+    ),
+  );
+  assert.equal(sent.some((m) => m.type === "ready"), false);
+  await runner.handle({ type: "ping", seq: 1 });
+  await runner.handle({ type: "stop" });
+  assert.ok(sent.some((m) => m.type === "pong"));
+  assert.equal(sent.at(-1)?.type, "stopped");
+});

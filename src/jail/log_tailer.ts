@@ -165,7 +165,17 @@ export class LogTailer {
 
   /** Applies new options (logpaths, backend, intervals); files no longer configured are closed. */
   async update(options: LogTailerOptions): Promise<void> {
+    // Fails early on a bad logencoding, before anything changes.
+    new LineDecoder({ encoding: options.encoding ?? "auto" });
+    const old = this.#options;
     this.#options = options;
+    if (old.encoding !== options.encoding || old.maxLineBytes !== options.maxLineBytes) {
+      // Re-read any held partial line with the new decoder.
+      for (const t of this.#files.values()) {
+        t.decoder = this.#decoder(t.decoder.lineOffset);
+        t.filePos = -1;
+      }
+    }
     this.#patterns = options.logpath.map((p) => (isAbsolute(p) ? p : resolve(p)));
     for (const [path, t] of this.#files) {
       if (!this.#patterns.some((p) => p === path || (GLOB_CHARS.test(p) && matchesGlob(p, path)))) {

@@ -153,3 +153,27 @@ Deno.test("LogTailer rejects an unknown logencoding", () => {
     /Unknown logencoding: "klingon"/,
   );
 });
+
+Deno.test("LogTailer update switches the encoding of open files", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/a.log`;
+    append(path, "");
+    const rec = new Recorder();
+    const tailer = new LogTailer(polling([path]), rec);
+    try {
+      await tailer.start();
+      append(path, new Uint8Array([0x5a, 0xfc, 0x0a]));
+      await tailer.poll();
+      await tailer.update(polling([path], { encoding: "latin-1" }));
+      append(path, new Uint8Array([0x5a, 0xfc, 0x0a]));
+      await tailer.poll();
+      assert.deepEqual(rec.lines, ["Z\uFFFD", "Zü"]);
+      await assert.rejects(
+        () => tailer.update(polling([path], { encoding: "bogus" })),
+        /Unknown logencoding/,
+      );
+    } finally {
+      await tailer.stop();
+    }
+  });
+});
