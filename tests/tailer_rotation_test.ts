@@ -270,3 +270,18 @@ Deno.test("with file-system events a symlinked log in another directory is follo
     },
   );
 });
+
+Deno.test("a path that is a directory is warned about once and read once it is a file", async () => {
+  await withTailer((dir) => ({ logpath: [`${dir}/odd.log`] }), async (dir, tailer, rec) => {
+    const path = `${dir}/odd.log`;
+    await Deno.mkdir(path);
+    await tailer.start();
+    await tailer.poll();
+    assert.equal(rec.warnings().length, 1);
+    assert.match(rec.warnings()[0]!, /not a regular file/);
+    await Deno.remove(path);
+    append(path, "d1\n");
+    await tailer.poll();
+    assert.deepEqual(rec.lines, ["d1"]);
+  });
+});
