@@ -15,7 +15,8 @@ import {
   type TemplateMatch,
   templatesForDateMark,
 } from "./date_templates.ts";
-import { LocalTime, parseLogTimeZone } from "./strptime.ts";
+import { LocalTime, parseLogTimeZone, TIME_DIRECTIVES } from "./strptime.ts";
+import type { Directives } from "./date_templates.ts";
 
 /** Options of a {@link DateDetector}. */
 export interface DateDetectorOptions {
@@ -93,6 +94,7 @@ export class DateDetector {
   readonly #names = new Set<string>();
   readonly #defaultZone: number | null;
   readonly #local = new LocalTime();
+  readonly #directives: Directives;
   #lazyDefaults: boolean;
   // position of the last match and the characters around it
   #lastPos = 1;
@@ -109,6 +111,7 @@ export class DateDetector {
    */
   constructor(options: DateDetectorOptions = {}) {
     this.#defaultZone = parseLogTimeZone(options.logtimezone ?? null);
+    this.#directives = TIME_DIRECTIVES;
     const dp = options.datepattern ?? null;
     this.#lazyDefaults = dp === null;
     if (dp !== null) {
@@ -147,7 +150,7 @@ export class DateDetector {
 
   #addDefaults(filter: ((t: DateTemplate) => boolean) | null): void {
     const ignoreDup = this.#slots.length > 0;
-    for (const t of defaultTemplates()) {
+    for (const t of defaultTemplates(this.#directives)) {
       if (filter === null || filter(t)) this.#append(t, ignoreDup);
     }
   }
@@ -164,14 +167,14 @@ export class DateDetector {
     }
     if (key.includes("{DATE}")) {
       const ignoreDup = this.#slots.length > 0;
-      for (const t of templatesForDateMark(pattern)) this.#append(t, ignoreDup);
+      for (const t of templatesForDateMark(pattern, this.#directives)) this.#append(t, ignoreDup);
       return;
     }
     if (key === "{NONE}") {
-      this.#append(templateFromPattern("{UNB}^"), false);
+      this.#append(templateFromPattern("{UNB}^", this.#directives), false);
       return;
     }
-    this.#append(templateFromPattern(pattern), false);
+    this.#append(templateFromPattern(pattern, this.#directives), false);
   }
 
   /**

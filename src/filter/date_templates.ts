@@ -15,7 +15,11 @@ import {
   GROUP_FIELDS,
   type LocalTime,
   TIME_DIRECTIVES,
+  type TimeDirective,
 } from "./strptime.ts";
+
+/** A directive table (`%Y` → regex and name). */
+export type Directives = Readonly<Record<string, TimeDirective>>;
 
 /** Template flags, as fail2ban sets them: how a template is anchored. */
 export const TemplateFlag = {
@@ -396,7 +400,12 @@ export class PatternTemplate extends DateTemplate {
    *
    * @throws {SyntaxError} for an unknown directive or a bad regex.
    */
-  constructor(pattern: string, wordBegin: boolean | "start" = true, wordEnd = true) {
+  constructor(
+    pattern: string,
+    wordBegin: boolean | "start" = true,
+    wordEnd = true,
+    directives: Directives = TIME_DIRECTIVES,
+  ) {
     let p = pattern;
     if (p.startsWith("{UNB}")) {
       p = p.slice(5);
@@ -419,7 +428,7 @@ export class PatternTemplate extends DateTemplate {
           }" (a literal percent is written %%)`,
         );
       }
-      const d = TIME_DIRECTIVES[m[1]!]!;
+      const d = directives[m[1]!]!;
       regex += literal + d.regex;
       name += literal + d.name;
       last = m.index + m[0].length;
@@ -549,7 +558,10 @@ export const DEFAULT_PATTERNS: readonly string[] = [
  * (optionally `{^LN-BEG}`/`^` anchored), a pattern with `{EPOCH}`, or a
  * strptime pattern.
  */
-export function templateFromPattern(pattern: string): DateTemplate {
+export function templateFromPattern(
+  pattern: string,
+  directives: Directives = TIME_DIRECTIVES,
+): DateTemplate {
   const key = pattern.includes("%") ? pattern : pattern.toUpperCase();
   if (key.includes("EPOCH")) {
     EPOCH_MARK.lastIndex = 0;
@@ -567,26 +579,27 @@ export function templateFromPattern(pattern: string): DateTemplate {
   if (key === "TAI64N" || key === "{^LN-BEG}TAI64N" || key === "^TAI64N") {
     return new Tai64nTemplate(key !== "TAI64N");
   }
-  return new PatternTemplate(pattern);
+  return new PatternTemplate(pattern, true, true, directives);
 }
 
 /** The line-anchored copy of a default template (preferred, weight 100), or null when it is anchored already. */
-export function lineAnchoredCopy(t: DateTemplate): DateTemplate | null {
+export function lineAnchoredCopy(
+  t: DateTemplate,
+  directives: Directives = TIME_DIRECTIVES,
+): DateTemplate | null {
   if (t.name.startsWith("{^LN-BEG}") || t.name.startsWith("^")) return null;
-  const copy = t.pattern !== null
-    ? templateFromPattern("{^LN-BEG}" + t.pattern)
-    : templateFromPattern("{^LN-BEG}" + t.name);
+  const copy = templateFromPattern("{^LN-BEG}" + (t.pattern ?? t.name), directives);
   if (copy.name === t.name) return null;
   copy.weight = 100;
   return copy;
 }
 
 /** fail2ban's full default list: line-anchored copies first, then the defaults. */
-export function defaultTemplates(): DateTemplate[] {
-  const base = DEFAULT_PATTERNS.map(templateFromPattern);
+export function defaultTemplates(directives: Directives = TIME_DIRECTIVES): DateTemplate[] {
+  const base = DEFAULT_PATTERNS.map((p) => templateFromPattern(p, directives));
   const anchored: DateTemplate[] = [];
   for (const t of base) {
-    const c = lineAnchoredCopy(t);
+    const c = lineAnchoredCopy(t, directives);
     if (c) anchored.push(c);
   }
   return [...anchored, ...base];
@@ -598,9 +611,12 @@ const DATE_MARK = /(?<!\\)\{DATE\}/gi;
  * The default templates placed inside a `{DATE}` pattern
  * (`^[^\[]*\[({DATE})`), one template per default.
  */
-export function templatesForDateMark(preMatch: string): DateTemplate[] {
-  return DEFAULT_PATTERNS.map(templateFromPattern).map((t) => {
+export function templatesForDateMark(
+  preMatch: string,
+  directives: Directives = TIME_DIRECTIVES,
+): DateTemplate[] {
+  return DEFAULT_PATTERNS.map((p) => templateFromPattern(p, directives)).map((t) => {
     const inner = unboundPattern(t.pattern ?? t.name);
-    return templateFromPattern(preMatch.replace(DATE_MARK, () => inner));
+    return templateFromPattern(preMatch.replace(DATE_MARK, () => inner), directives);
   });
 }

@@ -50,18 +50,16 @@ const DAYS_FULL = "wednesday|thursday|saturday|tuesday|monday|friday|sunday";
 const ZONE_ABBR = "[A-Z](?:[A-Z]{2,4})?";
 
 /**
- * The century part of `%ExY`: fail2ban accepts years from 2000 up to three
- * years ahead of the current one.
+ * The century and decade part of `%ExY` for years `from`..`to`: fail2ban
+ * accepts years from 2000 up to three years ahead of the current one.
  */
-function yearPrefixRegex(currentYear: number): string {
-  const last = Math.floor((currentYear + 3) / 10);
-  const decades: string[] = [];
-  for (let d = 200; d <= last; d++) decades.push(String(d));
+function yearPrefixRegex(from: number, to: number): string {
   const byCentury = new Map<string, string[]>();
-  for (const d of decades) {
-    const c = d.slice(0, 2);
+  for (let d = Math.floor(from / 10); d <= Math.floor(to / 10); d++) {
+    const s = String(d);
+    const c = s.slice(0, 2);
     const list = byCentury.get(c) ?? [];
-    list.push(d.slice(2));
+    list.push(s.slice(2));
     byCentury.set(c, list);
   }
   const parts = [...byCentury].map(([c, ds]) =>
@@ -129,7 +127,7 @@ export const TIME_DIRECTIVES: Readonly<Record<string, TimeDirective>> = {
   Exl: { regex: " ?(?P<I>1[0-2]|\\d)", name: "Ex%l" },
   ExM: { regex: "(?P<M>[0-5]\\d)", name: "ExMinute" },
   ExS: { regex: "(?P<S>[0-5]\\d|6[0-1])", name: "ExSecond" },
-  ExY: { regex: `(?P<Y>${yearPrefixRegex(BUILD_YEAR)}\\d)`, name: "ExYear" },
+  ExY: { regex: `(?P<Y>${yearPrefixRegex(2000, BUILD_YEAR + 3)}\\d)`, name: "ExYear" },
   Exy: { regex: "(?P<y>\\d{2})", name: "ExYear2" },
 };
 
