@@ -75,6 +75,8 @@ interface JailState {
   /** Ids whose ban request is being handled (ignorecommand running). */
   inFlight: Set<string>;
   positionsDirty: boolean;
+  /** A ban or unban happened since positions were last saved. */
+  saveNow: boolean;
 }
 
 interface PendingBan {
@@ -185,6 +187,7 @@ export class Daemon implements ServerControl {
       files: [],
       inFlight: new Set(),
       positionsDirty: false,
+      saveNow: false,
     };
     this.#jails.set(name, state);
     try {
@@ -235,6 +238,8 @@ export class Daemon implements ServerControl {
         break;
       case "positions":
         state.positionsDirty = true;
+        // After a ban, save at once: a crash must not re-read the lines that caused it.
+        if (state.saveNow) this.#saveJailPositions(jail, state);
         break;
       case "stats":
         state.currentlyFailed = message.currentlyFailed;
@@ -308,6 +313,7 @@ export class Daemon implements ServerControl {
     // Recorded before the action runs: a crash in between re-applies it at start.
     this.#dbAdd(ticket);
     this.#supervisor.post(jail, { type: "forget", fid });
+    state.saveNow = true;
     this.#armUnbanTimer();
     this.#applyBan(ticket);
     return ticket;
@@ -458,6 +464,7 @@ export class Daemon implements ServerControl {
       if (!ticket) continue;
       state.bans.removeBan(ip);
       this.#unban(ticket, "manual");
+      this.#saveJailPositions(state.spec.name, state);
       n++;
     }
     this.#armUnbanTimer();
@@ -539,18 +546,22 @@ export class Daemon implements ServerControl {
   }
 
   #savePositions(all: boolean): void {
+    for (const [name, state] of this.#jails) {
+      if (all || state.positionsDirty) this.#saveJailPositions(name, state);
+    }
+  }
+
+  #saveJailPositions(name: string, state: JailState): void {
+    state.saveNow = false;
     const db = this.#o.db;
     if (!db) return;
-    for (const [name, state] of this.#jails) {
-      if (!all && !state.positionsDirty) continue;
-      const positions = this.#supervisor.positions(name);
-      if (positions.length === 0) continue;
-      try {
-        db.savePositions(name, positions);
-        state.positionsDirty = false;
-      } catch (e) {
-        this.#logger.log("ERROR", `[${name}] Cannot save log positions: ${errorText(e)}`);
-      }
+    const positions = this.#supervisor.positions(name);
+    if (positions.length === 0) return;
+    try {
+      db.savePositions(name, positions);
+      state.positionsDirty = false;
+    } catch (e) {
+      this.#logger.log("ERROR", `[${name}] Cannot save log positions: ${errorText(e)}`);
     }
   }
 

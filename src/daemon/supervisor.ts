@@ -108,8 +108,9 @@ export class Supervisor {
     this.#logger = options.logger;
     this.#onMessage = options.onMessage;
     this.#factory = options.workerFactory ?? DENO_WORKER_FACTORY;
-    this.#interval = options.heartbeatInterval ?? 1000;
     this.#timeout = options.heartbeatTimeout ?? 5000;
+    // Several pings per timeout, so one late pong is not taken for a hang.
+    this.#interval = Math.min(options.heartbeatInterval ?? 1000, this.#timeout / 4);
     this.#backoff = options.restartBackoff ?? 500;
     this.#maxBackoff = options.maxRestartBackoff ?? 30000;
     this.#stopTimeout = options.stopTimeout ?? 5000;
