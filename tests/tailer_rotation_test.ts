@@ -285,3 +285,19 @@ Deno.test("a path that is a directory is warned about once and read once it is a
     assert.deepEqual(rec.lines, ["d1"]);
   });
 });
+
+Deno.test("a glob match that is deleted is dropped quietly and picked up again when re-created", async () => {
+  await withTailer((dir) => ({ logpath: [`${dir}/*.log`] }), async (dir, tailer, rec) => {
+    append(`${dir}/a.log`, "");
+    await tailer.start();
+    append(`${dir}/a.log`, "a1\n");
+    await Deno.remove(`${dir}/a.log`);
+    await tailer.poll();
+    assert.deepEqual(tailer.files, []);
+    assert.deepEqual(rec.lines, ["a1"]);
+    assert.deepEqual(rec.warnings(), []);
+    append(`${dir}/a.log`, "a2\n");
+    await tailer.poll();
+    assert.deepEqual(rec.lines, ["a1", "a2"]);
+  });
+});

@@ -314,6 +314,11 @@ export class LogTailer {
       }
       // When it appears (again) it is a new file: read it from its start.
       t.configured = false;
+      // A glob match that vanished is no longer a logpath; it comes back if it matches again.
+      if (t.glob) {
+        this.#files.delete(t.path);
+        return;
+      }
       this.#warnOnce(
         t.path,
         "missing",
