@@ -59,6 +59,7 @@ interface MlfEntry {
 }
 
 const EMPTY: readonly number[] = [];
+const NO_LINES: BufLine[] = [];
 const SKIP_DATA = new Set([
   "matches",
   "nofail-matches",
@@ -155,7 +156,7 @@ function search(c: Compiled, buf: string, org: BufLine[]): Search | null {
   if (c.required !== "" && buf.indexOf(c.required) < 0) return null;
   const m = c.re.exec(buf);
   if (m === null) return null;
-  if (org.length <= 1) return { m, matched: org, unmatched: [] };
+  if (org.length <= 1) return { m, matched: org, unmatched: NO_LINES };
   const start = m.index;
   const end = start + m[0].length;
   const ls = buf.lastIndexOf("\n", start) + 1;
@@ -333,6 +334,7 @@ export class Filter {
     let ignored = false;
     let org: BufLine[];
     if (this.#maxLines > 1) {
+      if (this.#buffer === NO_LINES) this.#buffer = [];
       this.#buffer.push(tl);
       if (this.#buffer.length > this.#maxLines) this.#buffer = this.#buffer.slice(-this.#maxLines);
       org = this.#buffer;

@@ -856,7 +856,8 @@ function print(
       const body = print(n.body, nameOf);
       if (n.kind === "cap") {
         const name = nameOf(n.num);
-        return name ? `(?<${name}>${body})` : `(${body})`;
+        // Unnamed groups capture nothing fail2ban reads: keep them non-capturing (cheaper).
+        return name ? `(?<${name}>${body})` : `(?:${body})`;
       }
       return `(${n.prefix}${body})`;
     }
