@@ -7,11 +7,11 @@
  */
 
 import { CONDITIONAL_RE, ConfigError, joinPath } from "./config_reader.ts";
-import { DefinitionInitReader, type OptionType } from "./_definition_init.ts";
+import { asBool, DefinitionInitReader, type OptionType } from "./_definition_init.ts";
 import { parseDuration } from "./duration.ts";
 import type { IniFile } from "./ini_parser.ts";
 import { parseReference, type Reference } from "./reference.ts";
-import type { ActionSpec } from "./types.ts";
+import type { ActionSpec, StreamValue } from "./types.ts";
 
 /** `[Definition]` options fail2ban reads from an action. */
 export const ACTION_OPTIONS: Readonly<Record<string, OptionType>> = {
@@ -135,14 +135,17 @@ export function readAction(
   const commands: Record<string, string> = {};
   const properties: Record<string, string> = {};
   const familyProperties: Record<string, Record<string, string>> = {};
+  const streamOptions: Array<[string, StreamValue]> = [];
   for (const [k, v] of opts) {
     if (!(k in ACTION_OPTIONS) || k.startsWith("known/")) continue;
     if (ACTION_OPTIONS[k] === "bool") properties[k] = v;
     else commands[k] = v;
+    streamOptions.push([k, ACTION_OPTIONS[k] === "bool" ? asBool(v) : v]);
   }
   // fail2ban sends the init options (reference arguments and [Init]) as given, tags unresolved.
   for (const [k, v] of reader.initOpts) {
     if (k in ACTION_OPTIONS || k.startsWith("known/")) continue;
+    streamOptions.push([k, v]);
     const cond = CONDITIONAL_RE.exec(k);
     const fam = cond ? /^\?family=(\w+)$/.exec(cond[2]!) : null;
     if (cond && fam) (familyProperties[fam[1]!] ??= {})[cond[1]!] = v;
@@ -167,5 +170,6 @@ export function readAction(
     properties,
     familyProperties,
     timeout,
+    streamOptions,
   };
 }

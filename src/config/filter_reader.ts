@@ -9,7 +9,10 @@ import { DefinitionInitReader, type OptionType } from "./_definition_init.ts";
 import { ConfigError, joinPath } from "./config_reader.ts";
 import type { IniFile } from "./ini_parser.ts";
 import { parseReference, type Reference } from "./reference.ts";
-import type { FilterSpec, RegexSource } from "./types.ts";
+import type { FilterSpec, RegexSource, StreamValue } from "./types.ts";
+
+/** Python's int() syntax (after interpolation). */
+const INT_RE = /^\s*[+-]?\d+(?:_\d+)*\s*$/;
 
 /** Options of a filter that fail2ban reads from `[Definition]` (and a jail may override). */
 export const FILTER_OPTIONS: Readonly<Record<string, OptionType>> = {
@@ -206,6 +209,13 @@ export class FilterReader {
     const journalmatch = scalar("journalmatch");
     const logtimezone = jailOptions.logtimezone ?? opts.get("logtimezone") ??
       this.#allOptions.get("logtimezone");
+    const streamOptions: Array<[string, StreamValue]> = [];
+    for (const [k, v] of opts) {
+      if (FILTER_OPTIONS[k] !== "int") streamOptions.push([k, v]);
+      else {
+        streamOptions.push([k, INT_RE.test(v) ? Number.parseInt(v.replaceAll("_", ""), 10) : null]);
+      }
+    }
     return {
       name: this.name,
       file: this.mainFile,
@@ -217,6 +227,7 @@ export class FilterReader {
       journalmatch: journalmatch === undefined || journalmatch === "" ? null : journalmatch,
       logtimezone: logtimezone === undefined || logtimezone === "" ? null : logtimezone,
       options,
+      streamOptions,
     };
   }
 }

@@ -14,7 +14,14 @@ import { parseDuration } from "./duration.ts";
 import { FILTER_OPTIONS, FilterReader } from "./filter_reader.ts";
 import type { IniFile } from "./ini_parser.ts";
 import { parseReference, splitWithOptions } from "./reference.ts";
-import type { ActionSpec, FilterSpec, JailSpec, ServerSpec } from "./types.ts";
+import type {
+  ActionSpec,
+  FilterSpec,
+  JailSpec,
+  PythonActionRef,
+  ServerSpec,
+  StreamValue,
+} from "./types.ts";
 
 /** The fail2ban version this reader mirrors (`%(fail2ban_version)s`). */
 export const FAIL2BAN_VERSION = "1.0.2";
@@ -96,6 +103,8 @@ interface JailOpts {
   text: Record<string, string>;
   /** Values as fail2ban passes them to filters and actions (`True`, `5`). */
   py: Record<string, string>;
+  /** Values in read order with Python's types (a bad int is null), as fail2ban streams them. */
+  stream: Array<[string, StreamValue]>;
 }
 
 const INT_RE = /^\s*[+-]?\d+(?:_\d+)*\s*$/;
@@ -167,6 +176,7 @@ class JailsLoader {
   ): JailOpts {
     const text: Record<string, string> = {};
     const py: Record<string, string> = {};
+    const stream: Array<[string, StreamValue]> = [];
     for (const [type, name, dflt] of spec) {
       let v: string;
       try {
@@ -186,20 +196,24 @@ class JailsLoader {
               JSON.stringify(v)
             } is not an integer, ignored (fail2ban uses its default)`,
           );
+          stream.push([name, dflt === null ? null : Number.parseInt(dflt, 10)]);
           continue;
         }
         const n = Number.parseInt(v.replaceAll("_", ""), 10);
         text[name] = String(n);
         py[name] = String(n);
+        stream.push([name, n]);
       } else if (type === "bool") {
         text[name] = v;
         py[name] = asBool(v) ? "True" : "False";
+        stream.push([name, asBool(v)]);
       } else {
         text[name] = v;
         py[name] = v;
+        stream.push([name, v]);
       }
     }
-    return { text, py };
+    return { text, py, stream };
   }
 
   #duration(jail: string, opts: JailOpts, name: string, dflt: number): number {
@@ -315,6 +329,7 @@ class JailsLoader {
     }
 
     const actions: ActionSpec[] = [];
+    const pythonActions: PythonActionRef[] = [];
     for (const raw of splitWithOptions(opts.text.action ?? "")) {
       const act = raw.trim();
       if (!act) continue;
@@ -337,6 +352,13 @@ class JailsLoader {
       } catch (e) {
         if (e instanceof UnsupportedActionError) {
           warnings.push(e.message);
+          const { actname, ...rest } = ref.options;
+          pythonActions.push({
+            name: actname ?? ref.name.replace(/\.py$/, ""),
+            file: e.file ?? ref.name,
+            options: rest,
+            position: actions.length,
+          });
           continue;
         }
         if (!(e instanceof ConfigError || e instanceof SyntaxError)) throw e;
@@ -427,6 +449,8 @@ class JailsLoader {
       },
       options,
       warnings,
+      streamOptions: opts.stream,
+      pythonActions,
     };
   }
 }

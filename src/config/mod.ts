@@ -62,6 +62,8 @@ export type {
   BanTimeIncrement,
   FilterSpec,
   JailSpec,
+  PythonActionRef,
   RegexSource,
   ServerSpec,
+  StreamValue,
 } from "./types.ts";

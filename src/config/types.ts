@@ -37,6 +37,26 @@ export interface FilterSpec {
   logtimezone: string | null;
   /** Every resolved option of the filter ([Definition] merged with [Init] and the reference's arguments). */
   options: Record<string, string>;
+  /**
+   * The filter's combined options in the order and types fail2ban-client streams them to the
+   * server (`maxlines` as a number, the rest as text), for `client -d`. Set by the config reader.
+   */
+  streamOptions?: Array<[string, StreamValue]>;
+}
+
+/** A value as fail2ban-client sends it: Python's str, int, bool or None. */
+export type StreamValue = string | number | boolean | null;
+
+/** A Python action (`action.d/NAME.py`) a jail refers to; f2b cannot run it but reports it. */
+export interface PythonActionRef {
+  /** Instance name: the `actname` argument, else the file name without `.py`. */
+  name: string;
+  /** `CONFDIR/action.d/NAME.py`. */
+  file: string;
+  /** The reference's arguments except `actname`, in the order written. */
+  options: Record<string, string>;
+  /** How many `.conf` actions of the jail come before it. */
+  position: number;
 }
 
 /** An action (action.d/NAME.conf with its .local and the jail's arguments). */
@@ -55,6 +75,12 @@ export interface ActionSpec {
   familyProperties: Record<string, Record<string, string>>;
   /** Seconds after which a command's whole process group is killed. @default 60 */
   timeout: number;
+  /**
+   * `[property, value]` pairs in the order and types fail2ban-client streams them
+   * (`multi-set JAIL action NAME …`): commands, booleans, then init options unresolved. Set by
+   * the config reader, for `client -d`.
+   */
+  streamOptions?: Array<[string, StreamValue]>;
 }
 
 /** bantime.* options of a jail. */
@@ -113,6 +139,13 @@ export interface JailSpec {
   options: Record<string, string>;
   /** Non-fatal configuration problems (unsupported Python action, ignored bad value…), for the log. */
   warnings?: string[];
+  /**
+   * The jail section's options as fail2ban-client reads them (its option list, in that order,
+   * values as written; ints, booleans, and null for a bad int), for `client -d`.
+   */
+  streamOptions?: Array<[string, StreamValue]>;
+  /** Python actions the jail refers to (not run; listed by `client -d`). */
+  pythonActions?: PythonActionRef[];
 }
 
 /** fail2ban.conf [Definition] (and its .local), server settings. */
