@@ -49,6 +49,7 @@ const { values: opts } = parseArgs({
     only: { type: "string" },
     attempts: { type: "string", default: "15" },
     keep: { type: "boolean" },
+    trace: { type: "boolean" },
   },
 });
 const ATTEMPTS = Number(opts.attempts);
@@ -270,6 +271,10 @@ async function run(daemon: Daemon, dir: string): Promise<Result> {
       attempts.set(ip, w.filter((t) => t <= at).length);
       const nth = w[MAXRETRY - 1];
       if (nth !== undefined) latencies.set(ip, at - nth);
+      if (opts.trace && nth !== undefined) {
+        const iso = (t: number) => new Date(t).toISOString().slice(11, 23);
+        console.log(`trace ${ip} line ${iso(nth)} ban seen ${iso(at)}`);
+      }
     }
     const rss = child.pid ? rssOf(child.pid) : null;
     return { name: daemon.name, banned: [...bans.keys()], attempts, latencies, rss };
