@@ -156,6 +156,9 @@ async function f2b(): Promise<void> {
           secs.toFixed(1)
         } s to count them (${Math.round(total / secs)} lines/s)`,
     );
+    const problems = Deno.readTextFileSync(`${dir}/daemon.log`).split("\n")
+      .filter((l) => / (ERROR|WARNING|CRITICAL) /.test(l));
+    for (const l of problems.slice(0, 10)) console.log(`  log: ${l}`);
   } finally {
     child.kill("SIGTERM");
     await child.status;
