@@ -92,6 +92,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class Daemon implements ServerControl {
   readonly #o: DaemonOptions;
   readonly #logger: Logger;
+  /** Loggers per fail2ban component (`fail2ban.actions`, `fail2ban.filter`, …). */
+  readonly #actionsLog: Logger;
+  readonly #filterLog: Logger;
+  readonly #jailLog: Logger;
   readonly #clock: Clock;
   readonly #jails = new Map<string, JailState>();
   readonly #supervisor: Supervisor;
@@ -111,6 +115,13 @@ export class Daemon implements ServerControl {
   constructor(options: DaemonOptions) {
     this.#o = options;
     this.#logger = options.logger;
+    const child = (name: string): Logger => {
+      const l = options.logger as Logger & { child?: (c: string) => Logger };
+      return typeof l.child === "function" ? l.child(name) : l;
+    };
+    this.#actionsLog = child("actions");
+    this.#filterLog = child("filter");
+    this.#jailLog = child("jail");
     this.#clock = options.clock;
     this.#supervisor = new Supervisor({
       logger: options.logger,
@@ -141,7 +152,10 @@ export class Daemon implements ServerControl {
     this.#state = "running";
     const specs = await this.#o.loadJails();
     if (specs.length === 0) {
-      this.#logger.log("WARNING", "No enabled jail in the configuration: nothing to watch");
+      this.#logger.log(
+        "WARNING",
+        "No enabled jail in the configuration: nothing to watch (turn one on with enabled = true in jail.local or jail.d/)",
+      );
     }
     const restore = this.#currentBans();
     for (const spec of specs) await this.#startJail(spec, restore);
@@ -175,8 +189,8 @@ export class Daemon implements ServerControl {
 
   async #startJail(spec: JailSpec, restore: BanTicket[]): Promise<void> {
     const name = spec.name;
-    this.#logger.log("INFO", `Creating new jail '${name}'`);
-    for (const w of spec.warnings ?? []) this.#logger.log("WARNING", `[${name}] ${w}`);
+    this.#jailLog.log("INFO", `Creating new jail '${name}'`);
+    for (const w of spec.warnings ?? []) this.#jailLog.log("WARNING", `[${name}] ${w}`);
     const state: JailState = {
       spec,
       bans: this.#o.newBanManager(spec),
@@ -193,14 +207,14 @@ export class Daemon implements ServerControl {
     try {
       await this.#o.executor.startJail(name, spec.actions);
     } catch (e) {
-      this.#logger.log("ERROR", `[${name}] actionstart failed: ${errorText(e)}`);
+      this.#actionsLog.log("ERROR", `[${name}] actionstart failed: ${errorText(e)}`);
     }
     const now = this.#clock.now();
     for (const ticket of restore) {
       if (ticket.jail !== name) continue;
       if (ticket.banTime >= 0 && ticket.time + ticket.banTime <= now) continue;
       if (!state.bans.addBan(ticket)) continue;
-      this.#logger.log("NOTICE", `[${name}] Restore Ban ${ticket.fid}`);
+      this.#actionsLog.log("NOTICE", `[${name}] Restore Ban ${ticket.fid}`);
       this.#applyBan(ticket, 0, true);
     }
     this.#armUnbanTimer();
@@ -211,7 +225,7 @@ export class Daemon implements ServerControl {
       this.#logger.log("ERROR", `[${name}] Cannot read saved log positions: ${errorText(e)}`);
     }
     this.#supervisor.startJail(spec, positions);
-    this.#logger.log("INFO", `Jail '${name}' started`);
+    this.#jailLog.log("INFO", `Jail '${name}' started`);
   }
 
   #ignoreCommand(spec: JailSpec): IgnoreCommand | null {
@@ -234,7 +248,7 @@ export class Daemon implements ServerControl {
         this.#onBanRequest(state, message.request);
         break;
       case "found":
-        this.#logger.log("INFO", `[${jail}] Found ${message.fid} - ${formatTime(message.time)}`);
+        this.#filterLog.log("INFO", `[${jail}] Found ${message.fid} - ${formatTime(message.time)}`);
         break;
       case "positions":
         state.positionsDirty = true;
@@ -248,7 +262,7 @@ export class Daemon implements ServerControl {
         state.files = message.files;
         break;
       case "log":
-        this.#logger.log(message.level, message.message);
+        this.#filterLog.log(message.level, message.message);
         break;
       case "ready":
       case "pong":
@@ -262,7 +276,7 @@ export class Daemon implements ServerControl {
     const jail = state.spec.name;
     const fid = request.fid;
     if (state.bans.isBanned(fid)) {
-      this.#logger.log("NOTICE", `[${jail}] ${fid} already banned`);
+      this.#actionsLog.log("NOTICE", `[${jail}] ${fid} already banned`);
       this.#supervisor.post(jail, { type: "forget", fid });
       return;
     }
@@ -274,7 +288,7 @@ export class Daemon implements ServerControl {
         state.inFlight.delete(fid);
         if (this.#jails.get(jail) !== state) return;
         if (ignored) {
-          this.#logger.log("NOTICE", `[${jail}] Ignore ${fid} by command`);
+          this.#actionsLog.log("NOTICE", `[${jail}] Ignore ${fid} by command`);
           this.#supervisor.post(jail, { type: "forget", fid });
           return;
         }
@@ -305,11 +319,11 @@ export class Daemon implements ServerControl {
     }
     const ticket = state.bans.createTicket(request, history);
     if (!state.bans.addBan(ticket)) {
-      this.#logger.log("NOTICE", `[${jail}] ${fid} already banned`);
+      this.#actionsLog.log("NOTICE", `[${jail}] ${fid} already banned`);
       this.#supervisor.post(jail, { type: "forget", fid });
       return null;
     }
-    this.#logger.log("NOTICE", `[${jail}] Ban ${fid}`);
+    this.#actionsLog.log("NOTICE", `[${jail}] Ban ${fid}`);
     // Recorded before the action runs: a crash in between re-applies it at start.
     this.#dbAdd(ticket);
     this.#supervisor.post(jail, { type: "forget", fid });
@@ -343,7 +357,10 @@ export class Daemon implements ServerControl {
     const run = restored && executor.reban ? executor.reban(ticket) : executor.ban(ticket);
     this.#track(
       run.catch((e) => {
-        this.#logger.log("ERROR", `[${ticket.jail}] Ban of ${ticket.fid} failed: ${errorText(e)}`);
+        this.#actionsLog.log(
+          "ERROR",
+          `[${ticket.jail}] Ban of ${ticket.fid} failed: ${errorText(e)}`,
+        );
         return false;
       }),
     ).then((ok) => {
@@ -357,7 +374,7 @@ export class Daemon implements ServerControl {
         (this.#o.retryBackoff ?? 1000) * 2 ** attempt,
         this.#o.maxRetryBackoff ?? 300_000,
       );
-      this.#logger.log(
+      this.#actionsLog.log(
         "WARNING",
         `[${ticket.jail}] Ban of ${ticket.fid} is pending: its action failed; retrying in ${
           (delay / 1000).toFixed(1)
@@ -408,7 +425,7 @@ export class Daemon implements ServerControl {
 
   #unban(ticket: BanTicket, why: "time" | "manual"): void {
     const jail = ticket.jail;
-    this.#logger.log("NOTICE", `[${jail}] Unban ${ticket.fid}`);
+    this.#actionsLog.log("NOTICE", `[${jail}] Unban ${ticket.fid}`);
     try {
       this.#o.db?.removeBan(jail, ticket.fid);
     } catch (e) {
@@ -430,7 +447,7 @@ export class Daemon implements ServerControl {
     if (why === "manual") this.#supervisor.post(jail, { type: "forget", fid: ticket.fid });
     this.#track(
       this.#o.executor.unban(ticket).catch((e) => {
-        this.#logger.log("ERROR", `[${jail}] Unban of ${ticket.fid} failed: ${errorText(e)}`);
+        this.#actionsLog.log("ERROR", `[${jail}] Unban of ${ticket.fid} failed: ${errorText(e)}`);
         return false;
       }),
     );
@@ -586,10 +603,10 @@ export class Daemon implements ServerControl {
     try {
       await this.#o.executor.stopJail(name, [...state.bans.bans()]);
     } catch (e) {
-      this.#logger.log("ERROR", `[${name}] actionstop failed: ${errorText(e)}`);
+      this.#actionsLog.log("ERROR", `[${name}] actionstop failed: ${errorText(e)}`);
     }
     this.#jails.delete(name);
-    this.#logger.log("INFO", `Jail '${name}' stopped`);
+    this.#jailLog.log("INFO", `Jail '${name}' stopped`);
   }
 
   /** Stops every jail (actionstop), saves positions, closes the database. Bans stay recorded. */
@@ -692,11 +709,11 @@ export class Daemon implements ServerControl {
           await this.#o.executor.startJail(name, spec.actions);
           for (const t of tickets) this.#applyBan(t, 0, true);
         })().catch((e) => {
-          this.#logger.log("ERROR", `[${name}] Cannot restart the actions: ${errorText(e)}`);
+          this.#actionsLog.log("ERROR", `[${name}] Cannot restart the actions: ${errorText(e)}`);
         }),
       );
     }
-    this.#logger.log("INFO", `Jail '${spec.name}' reloaded`);
+    this.#jailLog.log("INFO", `Jail '${spec.name}' reloaded`);
   }
 }
 
