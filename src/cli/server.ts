@@ -200,8 +200,31 @@ export async function runServerCommand(args: string[]): Promise<number> {
     console.error(`ERROR: ${errorText(e)}`);
     return 255;
   }
-  if (!a.foreground) return await background(args, spec.socket);
+  if (!a.foreground) {
+    // Configuration errors are shown here: the detached server has no terminal.
+    try {
+      await readJails(a.conf, { onlyEnabled: true });
+    } catch (e) {
+      console.error(`ERROR: ${errorText(e)}`);
+      return 255;
+    }
+    if (!a.force && await answers(spec.socket)) {
+      console.error(
+        `ERROR: Server already running: a server answers on socket "${spec.socket}" (use -x to replace it)`,
+      );
+      return 255;
+    }
+    return await background(args, spec.socket);
+  }
   return await foreground(a, spec);
+}
+
+async function answers(socket: string): Promise<boolean> {
+  try {
+    return (await sendCommand(socket, ["ping"], { timeout: 1000 })).ok;
+  } catch {
+    return false;
+  }
 }
 
 /** Starts this program again, detached, in the foreground mode; returns when its socket answers. */
@@ -219,27 +242,24 @@ async function background(args: string[], socket: string): Promise<number> {
     args: cmd,
     stdin: "null",
     stdout: "null",
-    stderr: "piped",
+    // No pipe: a write to it after this process is gone would fail in the server.
+    stderr: "null",
     detached: true,
   }).spawn();
   let exited: Deno.CommandStatus | null = null;
   child.status.then((s) => exited = s);
-  const errText = new Response(child.stderr).text();
   for (let i = 0; i < 300; i++) {
     if (exited) {
-      const text = (await errText).trim();
-      if (text) console.error(text);
-      console.error(`ERROR: the server exited with code ${(exited as Deno.CommandStatus).code}`);
+      console.error(
+        `ERROR: the server exited with code ${
+          (exited as Deno.CommandStatus).code
+        }; see its log target for why`,
+      );
       return 255;
     }
-    try {
-      const reply = await sendCommand(socket, ["ping"], { timeout: 1000 });
-      if (reply.ok) {
-        child.unref();
-        return 0;
-      }
-    } catch {
-      // Not up yet.
+    if (await answers(socket)) {
+      child.unref();
+      return 0;
     }
     await new Promise((r) => setTimeout(r, 100));
   }
