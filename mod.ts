@@ -25,6 +25,9 @@ export type * from "./src/ipc/messages.ts";
 export { type Clock, ManualClock, SYSTEM_CLOCK } from "./src/util/clock.ts";
 
 if (import.meta.main) {
-  const { main } = await import("./src/cli/main.ts");
-  Deno.exit(await main(Deno.mainModule.endsWith("mod.ts") ? "f2b" : Deno.execPath(), Deno.args));
+  const { main, programName } = await import("./src/cli/main.ts");
+  const { argv0 } = await import("node:process");
+  const standalone = Deno.build.standalone;
+  const name = programName({ standalone, argv0, execPath: standalone ? Deno.execPath() : "" });
+  Deno.exit(await main(name, Deno.args));
 }
