@@ -72,6 +72,16 @@ function isAlnum(code: number): boolean {
   return ALNUM_UNICODE.test(String.fromCharCode(code));
 }
 
+let anchoredNames: Set<string> | null = null;
+
+/** Names of the line-anchored copies among the default templates. */
+function anchoredDefaultNames(): Set<string> {
+  if (anchoredNames === null) {
+    anchoredNames = new Set(defaultTemplates().filter((t) => t.weight === 100).map((t) => t.name));
+  }
+  return anchoredNames;
+}
+
 /**
  * Finds dates in log lines.
  *
@@ -145,6 +155,9 @@ export class DateDetector {
       throw new SyntaxError(`Bad datepattern: there is already a template with name "${t.name}"`);
     }
     this.#names.add(t.name);
+    // fail2ban shares one object per template name, so a pattern naming a
+    // line-anchored default template gets that template's preference weight
+    if (t.weight === 1 && anchoredDefaultNames().has(t.name)) t.weight = 100;
     this.#slots.push({ template: t, hits: 0, lastUsed: 0, distance: FAR });
   }
 

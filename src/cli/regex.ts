@@ -1,0 +1,971 @@
+/**
+ * `f2b regex` (fail2ban-regex): runs a filter, or a regex given on the
+ * command line, over a log file or a single line, and prints fail2ban-regex's
+ * summary (hits per regex, date templates, matched/ignored/missed lines), or
+ * one record per failure with `-o`/`--json`.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { isIP } from "node:net";
+import { lookup } from "node:dns/promises";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import type { FilterSpec } from "../config/types.ts";
+import { readFilter } from "../config/filter_reader.ts";
+import { parseReference } from "../config/reference.ts";
+import { FAIL2BAN_VERSION } from "../config/jail_reader.ts";
+import { DateDetector } from "../filter/date_detector.ts";
+import { Filter } from "../filter/filter.ts";
+import { expandTags, localizeFlags } from "../filter/filter_tags.ts";
+import { translatePythonRegex } from "../filter/python_regex.ts";
+import type { DateMatch, FailureMatch, LineResult } from "../filter/types.ts";
+import { type Clock, SYSTEM_CLOCK } from "../util/clock.ts";
+
+/** Where the command writes, and its clock (tests pass their own). */
+export interface RegexIo {
+  /** Writes text to standard output. */
+  stdout(text: string): void;
+  /** Writes text to standard error. */
+  stderr(text: string): void;
+  /** Source of "now" when `--now` is not given. @default SYSTEM_CLOCK */
+  clock?: Clock;
+}
+
+/** The parsed command line. */
+export interface RegexOptions {
+  log: string;
+  regex: string;
+  ignoreregex: string | null;
+  config: string;
+  datepattern: string | null;
+  timezone: string | null;
+  encoding: string;
+  raw: boolean;
+  usedns: string | null;
+  maxlines: number;
+  journalmatch: string | null;
+  logLevel: string;
+  verbose: number;
+  verboseDate: boolean;
+  checkAll: boolean;
+  out: string | null;
+  json: boolean;
+  now: number | null;
+  printNoMissed: boolean;
+  printNoIgnored: boolean;
+  printAllMatched: boolean;
+  printAllMissed: boolean;
+  printAllIgnored: boolean;
+}
+
+/** A command line that cannot run; `usage` says whether to print the help first. */
+export class RegexUsageError extends Error {
+  /** Print the help text before the message. */
+  readonly usage: boolean;
+  /** Creates the error. */
+  constructor(message: string, usage = true) {
+    super(message);
+    this.name = "RegexUsageError";
+    this.usage = usage;
+  }
+}
+
+const HELP = `Usage: f2b regex [OPTIONS] <LOG> <REGEX> [IGNOREREGEX]
+
+Tests fail2ban filters and regular expressions against log lines
+(the fail2ban-regex tool).
+
+LOG:
+  string                one log line
+  filename              a log file (/var/log/auth.log)
+
+REGEX:
+  string                a failregex
+  filter                a filter name in <config>/filter.d, with options
+                        if needed (sshd[mode=aggressive])
+  filename              a filter file (filter.d/sshd.conf)
+
+IGNOREREGEX:
+  string                an ignoreregex
+
+Options:
+  --version             print the version and exit
+  -h, --help            print this help and exit
+  -c CONFIG, --config=CONFIG
+                        configuration directory (default /etc/fail2ban)
+  -d DATEPATTERN, --datepattern=DATEPATTERN
+                        date pattern for the lines' dates
+  --timezone=TIMEZONE, --TZ=TIMEZONE
+                        time zone of dates without one (UTC, +0200, ...)
+  -e ENCODING, --encoding=ENCODING
+                        encoding of the log file (default UTF-8)
+  -r, --raw             raw hosts, no DNS lookups
+  --usedns=USEDNS       DNS use for <HOST> ('yes' matches host names too,
+                        'no' addresses only)
+  -L MAXLINES, --maxlines=MAXLINES
+                        lines buffered for multi-line regexes
+  -m JOURNALMATCH, --journalmatch=JOURNALMATCH
+                        journalctl matches (systemd journal only)
+  -l LOG_LEVEL, --log-level=LOG_LEVEL
+                        log level (default critical)
+  -V                    print the version in short form and exit
+  -v, --verbose         more output (repeat for more)
+  --verbosity=VERBOSE   verbosity level (0..4)
+  --verbose-date, --VD  list the date templates in the summary
+  --no-check-all        stop at the first failregex that matches a line
+  -o OUT, --out=OUT     print only this per failure: id, ip, msg, row,
+                        a captured field (user, ...) or a template with
+                        <tags> (<ip>, <fid>, <F-USER>, <time>, <msg>)
+  --json                print one JSON object per failure:
+                        {"line", "fid", "host", "time", captured fields}
+  --now=EPOCH|ISO       reference time for dates without a year
+  --print-no-missed     do not print missed lines
+  --print-no-ignored    do not print ignored lines
+  --print-all-matched   print all matched lines
+  --print-all-missed    print all missed lines, however many
+  --print-all-ignored   print all ignored lines, however many
+  -t, --log-traceback   accepted for compatibility
+  --full-traceback      accepted for compatibility
+`;
+
+const LOG_LEVELS = new Set([
+  "CRITICAL",
+  "ERROR",
+  "WARNING",
+  "WARN",
+  "NOTICE",
+  "INFO",
+  "DEBUG",
+  "TRACEDEBUG",
+  "HEAVYDEBUG",
+  "FATAL",
+]);
+
+/** Reads `--now`: epoch seconds or an ISO date (local time unless it names a zone). */
+export function parseNow(text: string): number {
+  const t = text.trim();
+  if (/^\d+(?:\.\d+)?$/.test(t)) return Number(t);
+  const ms = Date.parse(t);
+  if (Number.isNaN(ms)) {
+    throw new RegexUsageError(
+      `Invalid --now "${text}": expected epoch seconds or an ISO date`,
+      false,
+    );
+  }
+  return ms / 1000;
+}
+
+/**
+ * Parses fail2ban-regex's command line.
+ *
+ * @returns the options, or "help"/"version"/"version-short" when one of those was asked for
+ * @throws {RegexUsageError} for unknown options, bad values or missing arguments
+ */
+export function parseRegexArgs(
+  args: string[],
+): RegexOptions | "help" | "version" | "version-short" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        config: { type: "string", short: "c" },
+        datepattern: { type: "string", short: "d" },
+        timezone: { type: "string" },
+        TZ: { type: "string" },
+        encoding: { type: "string", short: "e" },
+        raw: { type: "boolean", short: "r" },
+        usedns: { type: "string" },
+        maxlines: { type: "string", short: "L" },
+        journalmatch: { type: "string", short: "m" },
+        "log-level": { type: "string", short: "l" },
+        V: { type: "boolean", short: "V" },
+        version: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        verbose: { type: "boolean", short: "v", multiple: true },
+        verbosity: { type: "string" },
+        "verbose-date": { type: "boolean" },
+        VD: { type: "boolean" },
+        "no-check-all": { type: "boolean" },
+        out: { type: "string", short: "o" },
+        json: { type: "boolean" },
+        now: { type: "string" },
+        "print-no-missed": { type: "boolean" },
+        "print-no-ignored": { type: "boolean" },
+        "print-all-matched": { type: "boolean" },
+        "print-all-missed": { type: "boolean" },
+        "print-all-ignored": { type: "boolean" },
+        "log-traceback": { type: "boolean", short: "t" },
+        "full-traceback": { type: "boolean" },
+      },
+    });
+  } catch (e) {
+    throw new RegexUsageError(`ERROR: ${(e as Error).message}`);
+  }
+  const v = parsed.values;
+  if (v.help) return "help";
+  if (v.V) return "version-short";
+  if (v.version) return "version";
+  const errors: string[] = [];
+  if (v["print-no-missed"] && v["print-all-missed"]) {
+    errors.push("ERROR: --print-no-missed and --print-all-missed are mutually exclusive.");
+  }
+  if (v["print-no-ignored"] && v["print-all-ignored"]) {
+    errors.push("ERROR: --print-no-ignored and --print-all-ignored are mutually exclusive.");
+  }
+  const pos = parsed.positionals;
+  if (pos.length !== 2 && pos.length !== 3) errors.push("ERROR: provide both <LOG> and <REGEX>.");
+  if (errors.length) throw new RegexUsageError(errors.join("\n"));
+  let maxlines = 0;
+  if (v.maxlines !== undefined) {
+    maxlines = Number(v.maxlines);
+    if (!Number.isInteger(maxlines) || maxlines < 0) {
+      throw new RegexUsageError(`ERROR: option -L: invalid integer value: '${v.maxlines}'`);
+    }
+  }
+  let verbose = v.verbose?.length ?? 0;
+  if (v.verbosity !== undefined) {
+    verbose = Number(v.verbosity);
+    if (!Number.isInteger(verbose)) {
+      throw new RegexUsageError(
+        `ERROR: option --verbosity: invalid integer value: '${v.verbosity}'`,
+      );
+    }
+  }
+  const logLevel = (v["log-level"] ?? "critical").toUpperCase();
+  if (!LOG_LEVELS.has(logLevel) && !/^\d+$/.test(logLevel)) {
+    throw new RegexUsageError(`ERROR: Invalid log level "${v["log-level"]}"`, false);
+  }
+  if (v.json && v.out !== undefined) {
+    throw new RegexUsageError("ERROR: --json and -o/--out are mutually exclusive.");
+  }
+  return {
+    log: pos[0]!,
+    regex: pos[1]!,
+    ignoreregex: pos[2] ?? null,
+    config: v.config ?? "/etc/fail2ban",
+    datepattern: v.datepattern ?? null,
+    timezone: v.timezone ?? v.TZ ?? null,
+    encoding: v.encoding ?? "UTF-8",
+    raw: v.raw ?? false,
+    usedns: v.usedns ?? null,
+    maxlines,
+    journalmatch: v.journalmatch ?? null,
+    logLevel,
+    verbose,
+    verboseDate: (v["verbose-date"] ?? false) || (v.VD ?? false),
+    checkAll: !(v["no-check-all"] ?? false),
+    out: v.out ?? null,
+    json: v.json ?? false,
+    now: v.now === undefined ? null : parseNow(v.now),
+    printNoMissed: v["print-no-missed"] ?? false,
+    printNoIgnored: v["print-no-ignored"] ?? false,
+    printAllMatched: v["print-all-matched"] ?? false,
+    printAllMissed: v["print-all-missed"] ?? false,
+    printAllIgnored: v["print-all-ignored"] ?? false,
+  };
+}
+
+/** fail2ban-regex's shortening of long values in its header. */
+export function shortstr(s: string, l = 53): string {
+  return s.length > l ? s.slice(0, l - 3) + "..." : s;
+}
+
+/** A tree-style list as fail2ban-regex prints it (nothing for an empty list). */
+export function pprintList(items: string[], header: string | null = null): string | null {
+  if (items.length === 0) return null;
+  return (header ? `|- ${header}\n` : "") + "|  " + items.join("\n|  ") + "\n`-";
+}
+
+function pad(s: string, width: number): string {
+  return s.length >= width ? s : " ".repeat(width - s.length) + s;
+}
+
+function isFile(p: string): boolean {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+}
+
+const FILTER_NAME_RE = /^\/{0,3}[\w/_\-.]+(?:\[.*\])?$/s;
+
+/** How REGEX was resolved: a filter file (read with its layers) or a regex line. */
+export interface ResolvedFilter {
+  spec: FilterSpec;
+  /** Header lines to print. */
+  header: string[];
+  /** True when the filter came from a file (its maxlines/datepattern apply). */
+  fromFile: boolean;
+}
+
+/**
+ * Resolves REGEX as fail2ban-regex does: a name or path that names a file
+ * (`sshd`, `sshd[mode=aggressive]`, `filter.d/sshd.conf`, `/x/my.conf`) is
+ * read as a filter; anything else is a failregex.
+ *
+ * @throws {RegexUsageError} when the filter cannot be read
+ */
+export function resolveFilter(value: string, configDir: string): ResolvedFilter {
+  let fltFile: string | null = null;
+  let fltName = value;
+  let fltOpt: Record<string, string> = {};
+  let basedir = configDir;
+  if (FILTER_NAME_RE.test(value)) {
+    try {
+      const ref = parseReference(value);
+      fltName = ref.name;
+      fltOpt = { ...ref.options };
+    } catch (e) {
+      throw new RegexUsageError(
+        `ERROR: Wrong filter name or options: ${
+          (e as Error).message
+        }\n       while parsing: ${value}`,
+        false,
+      );
+    }
+    const tail = fltName.slice(-6);
+    const tryNames = tail.includes(".")
+      ? [fltName]
+      : [fltName, fltName + ".conf", fltName + ".local"];
+    for (let f of tryNames) {
+      if (!f.includes("/")) {
+        f = basename(basedir) === "filter.d" ? join(basedir, f) : join(basedir, "filter.d", f);
+      } else {
+        basedir = dirname(f);
+      }
+      if (isFile(f)) {
+        fltFile = f;
+        break;
+      }
+    }
+  }
+  if (fltFile === null) {
+    const spec: FilterSpec = {
+      name: "",
+      file: null,
+      prefregex: null,
+      failregex: [{ pattern: value, origin: "failregex given on the command line" }],
+      ignoreregex: [],
+      datepattern: null,
+      maxlines: 1,
+      journalmatch: null,
+      logtimezone: null,
+      options: {},
+    };
+    return {
+      spec,
+      header: [`Use ${pad("failregex", 11)} line : ${shortstr(value)}`],
+      fromFile: false,
+    };
+  }
+  const header: string[] = [];
+  let reference: string;
+  let dir: string;
+  const optText = Object.keys(fltOpt).length
+    ? `Use   filter options : {${
+      Object.entries(fltOpt).map(([k, v]) => `'${k}': '${v}'`).join(", ")
+    }}`
+    : null;
+  if (
+    basedir === configDir || basename(basedir) === "filter.d" ||
+    (!fltName.slice(-6).includes(".") && !fltName.includes("/"))
+  ) {
+    if (basename(basedir) === "filter.d") basedir = dirname(basedir);
+    const name = basename(fltName).replace(/\.[^.]*$/, "");
+    header.push(`Use ${pad("failregex", 11)} filter file : ${name}, basedir: ${basedir}`);
+    dir = basedir;
+    reference = name;
+  } else {
+    header.push(`Use ${pad("failregex", 11)} file : ${fltName}`);
+    dir = configDir;
+    reference = isAbsolute(fltName) ? fltName : resolve(fltName);
+  }
+  if (optText) header.push(optText);
+  let spec: FilterSpec;
+  try {
+    spec = readFilter(dir, { name: reference, options: fltOpt });
+  } catch (e) {
+    throw new RegexUsageError(
+      `Wrong config file: ${(e as Error).message}\nERROR: failed to load filter ${value}`,
+      false,
+    );
+  }
+  return { spec, header, fromFile: true };
+}
+
+/** Buffered writer: collects output and hands it to `sink` in large pieces. */
+class Output {
+  #parts: string[] = [];
+  #size = 0;
+  readonly #sink: (s: string) => void;
+  constructor(sink: (s: string) => void) {
+    this.#sink = sink;
+  }
+  line(s: string): void {
+    this.#parts.push(s, "\n");
+    this.#size += s.length + 1;
+    if (this.#size > 1 << 16) this.flush();
+  }
+  flush(): void {
+    if (this.#parts.length) this.#sink(this.#parts.join(""));
+    this.#parts = [];
+    this.#size = 0;
+  }
+}
+
+/**
+ * Calls `onLine` for each line of a file, read in chunks (a huge file is never
+ * held whole): decoded with replacement characters for invalid bytes, split
+ * on LF, trailing CRs removed; a last line without LF is passed too unless
+ * `lastUnterminated` is false (fail2ban-regex skips it, as a log tailer waits
+ * for its end). `onLine` gets the 1-based line number; a promise it returns
+ * is awaited before the next line.
+ */
+export async function forEachFileLine(
+  path: string,
+  encoding: string,
+  onLine: (line: string, lineNo: number) => void | Promise<void>,
+  lastUnterminated = true,
+): Promise<void> {
+  const file = await Deno.open(path, { read: true });
+  const decoder = new TextDecoder(encoding, { fatal: false, ignoreBOM: false });
+  const buf = new Uint8Array(1 << 20);
+  let pending: string[] = [];
+  let lineNo = 0;
+  const emit = (s: string) => {
+    let end = s.length;
+    while (end > 0 && s.charCodeAt(end - 1) === 13) end--;
+    return onLine(end === s.length ? s : s.slice(0, end), ++lineNo);
+  };
+  try {
+    for (;;) {
+      const n = await file.read(buf);
+      const text = n === null
+        ? decoder.decode()
+        : decoder.decode(buf.subarray(0, n), { stream: true });
+      let start = 0;
+      let nl = text.indexOf("\n");
+      while (nl >= 0) {
+        let r;
+        if (pending.length) {
+          pending.push(text.slice(start, nl));
+          r = emit(pending.join(""));
+          pending = [];
+        } else {
+          r = emit(text.slice(start, nl));
+        }
+        if (r !== undefined) await r;
+        start = nl + 1;
+        nl = text.indexOf("\n", start);
+      }
+      if (start < text.length) pending.push(text.slice(start));
+      if (n === null) break;
+    }
+    if (pending.length && lastUnterminated) {
+      const last = pending.join("");
+      if (last.length) await emit(last);
+    }
+  } finally {
+    file.close();
+  }
+}
+
+const PY_ESCAPES: Record<string, string> = { "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/** Python's repr() of a str, for `-o row`. */
+function pyStr(s: string): string {
+  const q = s.includes("'") && !s.includes('"') ? '"' : "'";
+  let out = q;
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (PY_ESCAPES[ch]) out += PY_ESCAPES[ch];
+    else if (ch === q) out += "\\" + ch;
+    else if (c < 32 || c === 127) out += "\\x" + c.toString(16).padStart(2, "0");
+    else out += ch;
+  }
+  return out + q;
+}
+
+/** Python's repr() of the values fail2ban-regex prints. */
+function pyRepr(v: unknown): string {
+  if (v === null || v === undefined) return "None";
+  if (typeof v === "string") return pyStr(v);
+  if (typeof v === "boolean") return v ? "True" : "False";
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : String(v);
+  if (Array.isArray(v)) return "[" + v.map(pyRepr).join(", ") + "]";
+  if (typeof v === "object") {
+    return "{" + Object.entries(v as Record<string, unknown>).map(([k, x]) =>
+      `${pyStr(k)}: ${pyRepr(x)}`
+    ).join(", ") + "}";
+  }
+  return String(v);
+}
+
+/** The `-o` printer for one failure. */
+function outFormatter(fmt: string): (f: FailureMatch) => string[] {
+  const ip = (f: FailureMatch) => f.host ?? f.fid;
+  if (fmt === "id" || fmt === "fid") return (f) => [f.fid];
+  if (fmt === "ip") return (f) => [ip(f)];
+  if (fmt === "msg") return (f) => f.lines;
+  if (fmt === "row") {
+    return (f) => [`[${pyRepr(f.fid)},\t${pyRepr(f.time)},\t${pyRepr({ ...f.data })}],`];
+  }
+  if (!fmt.includes("<")) return (f) => [f.data[fmt] ?? (fmt === "fid" ? f.fid : "None")];
+  return (f) => {
+    const tag = (name: string): string | null => {
+      const n = name.toLowerCase();
+      if (n === "ip") return ip(f);
+      if (n === "fid") return f.fid;
+      if (n === "time") return String(f.time);
+      if (n === "matches" || n === "msg") return f.lines.join("\n");
+      if (n === "failures") return "1";
+      const key = n.startsWith("f-") ? n.slice(2).replaceAll("-", "_") : n;
+      return f.data[key] ?? null;
+    };
+    const text = fmt.replace(/<([\w-]+)>/g, (m, name: string) => {
+      const v = tag(name);
+      return v === null ? m : v.replaceAll("\0", "\\x00");
+    });
+    return text.split("\n").length > 1 && fmt.includes("<msg>")
+      ? f.lines.map((l) =>
+        fmt.replace(/<([\w-]+)>/g, (m, name: string) => name === "msg" ? l : (tag(name) ?? m))
+      )
+      : [text];
+  };
+}
+
+interface Stats {
+  tested: number;
+  matched: number;
+  ignored: number;
+  missed: number;
+  matchedLines: string[];
+  ignoredLines: string[];
+  missedLines: string[];
+  failHits: number[];
+  failIps: FailureMatch[][];
+  ignoreHits: number[];
+  prefHits: number;
+}
+
+/** Compiles a regex of the filter the way the filter engine does, for statistics only. */
+function compileForStats(pattern: string, useDns: string): RegExp | null {
+  try {
+    const t = translatePythonRegex(localizeFlags(expandTags(pattern, useDns)), "statistics");
+    return new RegExp(t.source, t.flags);
+  } catch {
+    return null;
+  }
+}
+
+function strftimeLocal(t: number): string {
+  const d = new Date(t * 1000);
+  const days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+  const months = [
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+  ];
+  const p2 = (n: number) => String(n).padStart(2, "0");
+  return `${days[d.getDay()]} ${months[d.getMonth()]} ${p2(d.getDate())} ${p2(d.getHours())}:${
+    p2(d.getMinutes())
+  }:${p2(d.getSeconds())} ${d.getFullYear()}`;
+}
+
+function defaultIo(): RegexIo {
+  const enc = new TextEncoder();
+  const write = (f: typeof Deno.stdout) => (s: string) => {
+    const bytes = enc.encode(s);
+    let off = 0;
+    while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+  };
+  return { stdout: write(Deno.stdout), stderr: write(Deno.stderr) };
+}
+
+/**
+ * Runs fail2ban-regex with `args` (without the program name) and returns the
+ * exit code: 0 on success, 255 on errors (2 for an unknown option).
+ */
+export async function runRegexCommand(args: string[], io: RegexIo = defaultIo()): Promise<number> {
+  let opts: ReturnType<typeof parseRegexArgs>;
+  try {
+    opts = parseRegexArgs(args);
+  } catch (e) {
+    if (e instanceof RegexUsageError) {
+      if (e.usage) io.stdout(HELP);
+      io.stderr("\n" + e.message + "\n");
+      return e.message.includes("Unknown option") || e.message.includes("unexpected") ? 2 : 255;
+    }
+    throw e;
+  }
+  if (opts === "help") {
+    io.stdout(HELP);
+    return 0;
+  }
+  if (opts === "version-short") {
+    io.stdout(FAIL2BAN_VERSION + "\n");
+    return 0;
+  }
+  if (opts === "version") {
+    io.stdout(`fail2ban-regex ${FAIL2BAN_VERSION}\n`);
+    return 0;
+  }
+  const out = new Output(io.stdout);
+  try {
+    return await run(opts, out, io);
+  } catch (e) {
+    out.flush();
+    if (e instanceof RegexUsageError || e instanceof SyntaxError) {
+      io.stdout(`ERROR: ${e.message.replace(/^ERROR: /, "")}\n`);
+      return 255;
+    }
+    throw e;
+  } finally {
+    out.flush();
+  }
+}
+
+async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number> {
+  const summary = opts.out === null && !opts.json;
+  const say = (s: string) => {
+    if (summary) out.line(s);
+  };
+  say("");
+  say("Running tests");
+  say("=============");
+  say("");
+  if (opts.maxlines) say(`Use         maxlines : ${opts.maxlines}`);
+  const describe = (dp: string, d: DateDetector) => {
+    const names = d.templateNames;
+    const desc = names.length === 0 || names.length > 2 ? "Default Detectors" : names[0]!;
+    return `Use      datepattern : ${dp} : ${desc}`;
+  };
+  // a -d pattern is set (and shown) before the filter is read, as fail2ban-regex does
+  let detector: DateDetector | null = null;
+  if (opts.datepattern !== null) {
+    detector = new DateDetector({ datepattern: opts.datepattern, logtimezone: opts.timezone });
+    say(describe(opts.datepattern, detector));
+  }
+  const resolved = resolveFilter(opts.regex, opts.config);
+  const spec = resolved.spec;
+  for (const h of resolved.header) say(h);
+  if (resolved.fromFile && !opts.maxlines && spec.options.maxlines !== undefined) {
+    say(`Use         maxlines : ${spec.maxlines}`);
+  }
+  if (detector === null) {
+    detector = new DateDetector({
+      datepattern: spec.datepattern,
+      logtimezone: opts.timezone ?? spec.logtimezone,
+    });
+    if (spec.datepattern !== null) say(describe(spec.datepattern, detector));
+  }
+  if (opts.maxlines) spec.maxlines = opts.maxlines;
+  if (opts.ignoreregex !== null) {
+    say(`Use ${pad("ignoreregex", 11)} line : ${shortstr(opts.ignoreregex)}`);
+    spec.ignoreregex = [...spec.ignoreregex, {
+      pattern: opts.ignoreregex,
+      origin: "ignoreregex given on the command line",
+    }];
+  }
+  const useDns = opts.raw ? "raw" : (opts.usedns ?? spec.options.usedns ?? "warn");
+  const needPref = summary && spec.prefregex !== null;
+  const found = new DateSpy(detector);
+  const dd = needPref ? found : detector;
+  const formatted = !summary;
+  const filter = new Filter(spec, {
+    dateDetector: dd,
+    useDns,
+    checkAllRegex: opts.checkAll && !formatted,
+    keepNoFail: true,
+  });
+  const prefRe = needPref ? compileForStats(spec.prefregex!.pattern, useDns) : null;
+  const ignoreRes = summary && spec.ignoreregex.length > 1
+    ? spec.ignoreregex.map((r) => compileForStats(r.pattern, useDns))
+    : null;
+  const now = opts.now ?? (io.clock ?? SYSTEM_CLOCK).now();
+  const maxPrint = opts.maxlines || 20;
+  const stats: Stats = {
+    tested: 0,
+    matched: 0,
+    ignored: 0,
+    missed: 0,
+    matchedLines: [],
+    ignoredLines: [],
+    missedLines: [],
+    failHits: spec.failregex.map(() => 0),
+    failIps: spec.failregex.map(() => []),
+    ignoreHits: spec.ignoreregex.map(() => 0),
+    prefHits: 0,
+  };
+  const fmt = opts.out !== null ? outFormatter(opts.out) : null;
+
+  const resolveNames = !opts.raw && (useDns === "yes" || useDns === "warn");
+  const dnsCache = new Map<string, string[]>();
+  const resolveHost = async (name: string): Promise<string[]> => {
+    let ips = dnsCache.get(name);
+    if (ips === undefined) {
+      try {
+        ips = (await lookup(name, { all: true })).map((a) => a.address);
+      } catch {
+        ips = [];
+      }
+      dnsCache.set(name, ips);
+    }
+    return ips;
+  };
+  /** fail2ban resolves a host name to its addresses: one failure per address, none when it does not resolve. */
+  const withAddresses = async (r: LineResult): Promise<LineResult> => {
+    const failures: FailureMatch[] = [];
+    for (const f of r.failures) {
+      if (f.host === null || isIP(f.host) !== 0) {
+        failures.push(f);
+        continue;
+      }
+      for (const ip of await resolveHost(f.host)) {
+        failures.push({
+          ...f,
+          fid: f.fid === f.host ? ip : f.fid,
+          host: ip,
+          data: { ...f.data, ip },
+        });
+      }
+    }
+    return { ...r, failures };
+  };
+  const needsDns = (r: LineResult) => {
+    if (!resolveNames) return false;
+    for (const f of r.failures) if (f.host !== null && isIP(f.host) === 0) return true;
+    return false;
+  };
+  // lines a multi-line failure took from the buffer count as matched, not missed (as fail2ban-regex does)
+  const multi = spec.maxlines > 1;
+  const recent: { text: string; missed: boolean }[] = [];
+
+  const onLine = (line: string, lineNo: number): void | Promise<void> => {
+    if (line.length === 0 || line.charCodeAt(0) === 35) return;
+    const r0: LineResult = filter.processLine(line, now);
+    // a failregex match that gave no failure (no id yet) counts as ignored, as fail2ban-regex does
+    const idless = r0.failures.length === 0 && r0.matchedRegexes.length > 0 && !r0.ignored;
+    if (needsDns(r0)) return withAddresses(r0).then((r) => count(r, line, lineNo, idless));
+    count(r0, line, lineNo, idless);
+  };
+  const count = (r: LineResult, line: string, lineNo: number, idless: boolean) => {
+    let failing = false;
+    let nofail = false;
+    for (const f of r.failures) {
+      if (f.data.nofail) nofail = true;
+      else failing = true;
+    }
+    if (!summary) {
+      if (r.ignored || nofail || !failing) return;
+      for (const f of r.failures) {
+        if (f.data.nofail) continue;
+        if (fmt) { for (const s of fmt(f)) out.line(s); }
+        else out.line(jsonRecord(f, lineNo));
+      }
+      return;
+    }
+    if (prefRe !== null) {
+      const d = found.last;
+      const text = d !== null && d.end > d.start
+        ? line.slice(0, d.start) + line.slice(d.end)
+        : line;
+      prefRe.lastIndex = 0;
+      if (prefRe.test(text)) stats.prefHits++;
+    }
+    for (const f of r.failures) {
+      stats.failHits[f.regexIndex] = (stats.failHits[f.regexIndex] ?? 0) + 1;
+      if (opts.verbose) stats.failIps[f.regexIndex]?.push(f);
+    }
+    if (idless) nofail = true;
+    const ignored = r.ignored || nofail;
+    if (r.ignored && stats.ignoreHits.length) {
+      let idx = 0;
+      if (ignoreRes !== null) {
+        const i = ignoreRes.findIndex((re) => re !== null && re.test(line));
+        if (i >= 0) idx = i;
+      }
+      stats.ignoreHits[idx]!++;
+    }
+    stats.tested++;
+    if (multi) {
+      if (r.failures.length) {
+        for (const f of r.failures) {
+          for (let k = 0; k < f.lines.length - 1; k++) {
+            const e = recent.find((x) => x.missed && x.text === f.lines[k]);
+            if (e === undefined) continue;
+            e.missed = false;
+            stats.missed--;
+            stats.matched++;
+            const at = stats.missedLines.indexOf(e.text);
+            if (at >= 0) stats.missedLines.splice(at, 1);
+            if (opts.printAllMatched) stats.matchedLines.push(e.text);
+          }
+        }
+      }
+      recent.push({ text: line, missed: !ignored && !failing });
+      if (recent.length > spec.maxlines) recent.shift();
+    }
+    if (ignored) {
+      stats.ignored++;
+      if (!opts.printNoIgnored && (opts.printAllIgnored || stats.ignored <= maxPrint + 1)) {
+        stats.ignoredLines.push(line);
+      }
+    } else if (failing) {
+      stats.matched++;
+      if (opts.printAllMatched) stats.matchedLines.push(line);
+    } else {
+      stats.missed++;
+      if (!opts.printNoMissed && (opts.printAllMissed || stats.missed <= maxPrint + 1)) {
+        stats.missedLines.push(line);
+      }
+    }
+  };
+
+  const t0 = performance.now();
+  if (isFile(opts.log)) {
+    say(`Use         log file : ${opts.log}`);
+    say(`Use         encoding : ${opts.encoding}`);
+    say("");
+    let decoderOk = true;
+    try {
+      new TextDecoder(opts.encoding);
+    } catch {
+      decoderOk = false;
+    }
+    if (!decoderOk) throw new RegexUsageError(`Unknown encoding "${opts.encoding}"`, false);
+    await forEachFileLine(opts.log, opts.encoding, onLine, false);
+  } else if (opts.log.startsWith("systemd-journal")) {
+    out.line("Error: systemd journal is not supported by f2b regex. Exiting...");
+    return 255;
+  } else if (spec.maxlines <= 1 && !opts.log.includes("\n")) {
+    say(`Use      single line : ${shortstr(opts.log)}`);
+    say("");
+    await onLine(opts.log.replace(/[\r\n]+$/, ""), 1);
+  } else {
+    const lines = opts.log.split("\n");
+    say(`Use      multi line : ${lines.length} line(s)`);
+    for (let i = 0; i < lines.length; i++) {
+      if (i >= 5) {
+        say("| ...");
+        break;
+      }
+      say(`| ${pad(String(i + 1).slice(0, 2), 2)}: ${shortstr(lines[i]!)}`);
+    }
+    say("`-");
+    say("");
+    for (let i = 0; i < lines.length; i++) await onLine(lines[i]!.replace(/[\r\n]+$/, ""), i + 1);
+  }
+  const elapsed = (performance.now() - t0) / 1000;
+  if (!summary) return 0;
+  printStats(opts, spec, detector, stats, elapsed, maxPrint, useDns, out);
+  return 0;
+}
+
+/** Passes dates through and remembers the last one (where the filter cut the line). */
+class DateSpy {
+  last: DateMatch | null = null;
+  readonly #dd: DateDetector;
+  constructor(dd: DateDetector) {
+    this.#dd = dd;
+  }
+  match(line: string, now: number): DateMatch | null {
+    return this.last = this.#dd.match(line, now);
+  }
+}
+
+function jsonRecord(f: FailureMatch, lineNo: number): string {
+  const rec: Record<string, unknown> = { line: lineNo, fid: f.fid, host: f.host, time: f.time };
+  for (const [k, v] of Object.entries(f.data)) {
+    if (!(k in rec) && k !== "nofail" && k !== "mlfpending") rec[k] = v;
+  }
+  return JSON.stringify(rec);
+}
+
+function printStats(
+  opts: RegexOptions,
+  spec: FilterSpec,
+  detector: DateDetector,
+  stats: Stats,
+  elapsed: number,
+  maxPrint: number,
+  useDns: string,
+  out: Output,
+): void {
+  const emit = (s: string | null) => {
+    if (s !== null) out.line(s);
+  };
+  out.line("");
+  out.line("Results");
+  out.line("=======");
+  if (spec.prefregex !== null) {
+    out.line(`\nPrefregex: ${stats.prefHits} total`);
+    emit(pprintList([expandTags(spec.prefregex.pattern, useDns)]));
+  }
+  const regexes = (
+    title: string,
+    patterns: string[],
+    hits: number[],
+    ips: FailureMatch[][] | null,
+  ) => {
+    let total = 0;
+    const lines: string[] = [];
+    patterns.forEach((p, i) => {
+      const n = hits[i] ?? 0;
+      total += n;
+      if (n || opts.verbose) lines.push(`${pad(String(i + 1), 2)}) [${n}] ${p}`);
+      if (opts.verbose && ips) {
+        for (const f of ips[i] ?? []) lines.push(`    ${f.fid}  ${strftimeLocal(f.time)}`);
+      }
+    });
+    out.line(`\n${title}: ${total} total`);
+    emit(pprintList(lines, " #) [# of hits] regular expression"));
+  };
+  regexes("Failregex", spec.failregex.map((r) => r.pattern), stats.failHits, stats.failIps);
+  regexes("Ignoreregex", spec.ignoreregex.map((r) => r.pattern), stats.ignoreHits, null);
+  out.line("\nDate template hits:");
+  const dates: string[] = [];
+  for (const t of detector.templateHits()) {
+    if (opts.verbose || t.hits) dates.push(`[${t.hits}] ${t.name}`);
+  }
+  emit(pprintList(dates, "[# of hits] date format"));
+  out.line(
+    `\nLines: ${stats.tested} lines, ${stats.ignored} ignored, ${stats.matched} matched, ${stats.missed} missed`,
+  );
+  out.line(`[processed in ${elapsed.toFixed(2)} sec]`);
+  out.line("");
+  const printLines = (
+    kind: "matched" | "ignored" | "missed",
+    count: number,
+    lines: string[],
+    all: boolean,
+  ) => {
+    if (!count) return;
+    const header = `${kind[0]!.toUpperCase()}${kind.slice(1)} line(s):`;
+    if (count < maxPrint || all) emit(pprintList(lines.map((l) => l.trimEnd()), header));
+    else {out.line(
+        `${header} too many to print.  Use --print-all-${kind} to print all ${count} lines`,
+      );}
+  };
+  if (opts.printAllMatched) printLines("matched", stats.matched, stats.matchedLines, true);
+  if (!opts.printNoIgnored) {
+    printLines("ignored", stats.ignored, stats.ignoredLines, opts.printAllIgnored);
+  }
+  if (!opts.printNoMissed) {
+    printLines("missed", stats.missed, stats.missedLines, opts.printAllMissed);
+  }
+}
