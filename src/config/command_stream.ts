@@ -20,11 +20,11 @@ export type StreamCommand = StreamItem[];
 /** Options for {@link configToCommands}. */
 export interface ConfigToCommandsOptions {
   /** `--loglevel` given on the command line (wins over fail2ban.conf). @default undefined */
-  loglevel?: string;
+  loglevel?: string | null;
   /** `--logtarget` given on the command line. @default undefined */
-  logtarget?: string;
+  logtarget?: string | null;
   /** `--syslogsocket` given on the command line. @default undefined */
-  syslogsocket?: string;
+  syslogsocket?: string | null;
   /** Receives warnings fail2ban-client would log (no log file found, no actions…). @default undefined */
   onWarning?: (message: string) => void;
   /** Receives each jail that cannot be loaded (it is streamed as `config-error`). @default undefined */

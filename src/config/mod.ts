@@ -8,6 +8,8 @@
  *    `[Definition]`, `[Init]`, reference arguments and `<tag>` substitution.
  * 4. {@link readJails} turns `jail.conf`/`jail.d`/`jail.local` into typed {@link JailSpec}s;
  *    {@link readServerConfig} reads `fail2ban.conf` into a {@link ServerSpec}.
+ * 5. {@link configToCommands} renders it all as fail2ban-client's command stream
+ *    (`client -d`, printed by {@link formatCommand} / {@link formatCommandPretty}).
  *
  * @example
  * ```ts ignore
@@ -57,6 +59,19 @@ export {
   readServerConfig,
   splitWords,
 } from "./jail_reader.ts";
+export {
+  type ConfigDump,
+  configToCommands,
+  type ConfigToCommandsOptions,
+  dumpConfig,
+  formatCommand,
+  formatCommandPretty,
+  jailToCommands,
+  pythonRepr,
+  serverToCommands,
+  type StreamCommand,
+  type StreamItem,
+} from "./command_stream.ts";
 export type {
   ActionSpec,
   BanTimeIncrement,
