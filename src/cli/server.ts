@@ -359,6 +359,9 @@ async function foreground(a: ServerArgs, spec: ServerSpec): Promise<number> {
       log.log("NOTICE", "Received SIGHUP: reloading the configuration");
       daemon.reload({}).catch((e) => log.log("ERROR", `Reload failed: ${errorText(e)}`));
     });
+    // The first process spawn of a Deno process is slow (tens of ms): pay it now, not in the
+    // first ban.
+    for (let i = 0; i < 2; i++) await runner.run(":", { env: {}, timeout: 5 });
     try {
       await daemon.start();
     } catch (e) {
