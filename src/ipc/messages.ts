@@ -47,6 +47,10 @@ export type ToWorker =
     positions: LogPosition[];
     /** Resume at these positions but skip the line starting there (after a hang). */
     skipLineAt: LogPosition | null;
+    /** `backend = systemd`: the journal cursor saved in the database, resumed after. */
+    cursor?: string | null;
+    /** `backend = systemd`: skip the first entry after `cursor` (it hung the previous worker). */
+    skipEntry?: boolean;
   }
   | { type: "ping"; seq: number }
   /** Replace settings of the running jail (maxretry, findtime, regexes, ignoreip, logpaths…). */
@@ -64,6 +68,11 @@ export type FromWorker =
   | { type: "ban"; request: BanRequest }
   /** Read positions, sent after each processed chunk (for the database and for restarts). */
   | { type: "positions"; jail: string; positions: LogPosition[] }
+  /**
+   * `backend = systemd`: cursor of the last journal entry processed, sent after each chunk and
+   * at stop (for the database, `BanDatabase.saveCursor`, and for restarts).
+   */
+  | { type: "cursor"; jail: string; cursor: string }
   | {
     type: "stats";
     jail: string;

@@ -24,7 +24,7 @@ export function createJailMatcher(spec: JailSpec): JailMatcher {
   detector.match("", 0);
   probe.match("", 0);
   return {
-    processLine: (line, now) => filter.processLine(line, now),
+    processLine: (line, now, time) => filter.processLine(line, now, time),
     lineTime: (line, now) => probe.match(line, now)?.time ?? null,
   };
 }

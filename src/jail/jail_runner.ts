@@ -14,6 +14,14 @@ import { type HostResolver, hostToFailureIds, parseUseDns, type UseDns } from ".
 import { type IPAddress, parseAddress } from "../net/ip_address.ts";
 import type { Clock } from "../util/clock.ts";
 import { FailManager } from "./fail_manager.ts";
+import { formatJournalMatch, parseJournalMatch } from "./journal_match.ts";
+import {
+  isJournalBackend,
+  type JournalSink,
+  JournalSource,
+  type JournalSourceOptions,
+  journalTimeText,
+} from "./journal_source.ts";
 import {
   LogTailer,
   type LogTailerOptions,
@@ -24,8 +32,11 @@ import { findStart, type RandomAccess } from "./start_position.ts";
 
 /** A filter compiled for one jail: what the runner needs of the filter engine. */
 export interface JailMatcher {
-  /** Runs prefregex, failregex and ignoreregex over one line. */
-  processLine(line: string, now: number): LineResult;
+  /**
+   * Runs prefregex, failregex and ignoreregex over one line. `time` is the line's time when the
+   * source knows it (journal entries): no date detection then.
+   */
+  processLine(line: string, now: number, time?: number): LineResult;
   /** The line's time by the date detector (for the start-position bisection), or null. */
   lineTime(line: string, now: number): number | null;
 }
@@ -45,6 +56,15 @@ export interface Tailer {
   positions(): LogPosition[];
 }
 
+/** The journal reader as the runner uses it (a {@link JournalSource}, or a fake in tests). */
+export interface JournalReader {
+  /** Cursor of the last entry handed over (or the one started from), or null. */
+  readonly cursor: string | null;
+  start(): Promise<void>;
+  update(options: JournalSourceOptions): Promise<void>;
+  stop(): Promise<LogPosition[]>;
+}
+
 /** Options of a {@link JailRunner}. */
 export interface JailRunnerOptions {
   /** Source of "now". */
@@ -57,6 +77,10 @@ export interface JailRunnerOptions {
   createIgnoreList?(spec: JailSpec, logger: Logger): IgnoreChecker;
   /** Builds the tailer. @default a {@link LogTailer} */
   createTailer?(options: LogTailerOptions, sink: TailerSink): Tailer;
+  /** Builds the journal reader of a `backend = systemd` jail. @default a {@link JournalSource} */
+  createJournal?(options: JournalSourceOptions, sink: JournalSink): JournalReader;
+  /** Settings merged into every journal source's options (journalctl program, restart delays). */
+  journalOptions?: Partial<JournalSourceOptions>;
   /** Resolves host names for `usedns` yes/warn. @default the shared DNS resolver */
   resolver?: HostResolver;
   /** Milliseconds between stats messages while counts change, and between cleanups. @default 1000 */
@@ -86,6 +110,11 @@ export class JailRunner {
   #useDns: UseDns = "warn";
   #fails: FailManager | null = null;
   #tailer: Tailer | null = null;
+  #journal: JournalReader | null = null;
+  /** Recent journal lines and their times (maxlines of them), to show matches as fail2ban does. */
+  #ringText: string[] = [];
+  #ringTime: number[] = [];
+  #ringAt = 0;
   #saved = new Map<string, LogPosition>();
   #skipAt: LogPosition | null = null;
   #careful = 0;
@@ -99,6 +128,7 @@ export class JailRunner {
   #tailerStopped: Promise<LogPosition[]> | null = null;
   readonly #logger: Logger;
   readonly #sink: TailerSink;
+  readonly #journalSink: JournalSink;
 
   /** Creates a runner; it does nothing until a `start` message. */
   constructor(options: JailRunnerOptions) {
@@ -107,6 +137,13 @@ export class JailRunner {
     this.#sink = {
       line: (text, path, live, end) => this.#line(text, path, live, end),
       position: (p) => this.#o.post({ type: "positions", jail: this.#name, positions: [p] }),
+      log: (level, message) => this.#log(level, message),
+    };
+    this.#journalSink = {
+      entry: (text, time, live, cursor) => this.#journalEntry(text, time, live, cursor),
+      cursor: (cursor) => {
+        if (this.#careful === 0) this.#o.post({ type: "cursor", jail: this.#name, cursor });
+      },
       log: (level, message) => this.#log(level, message),
     };
   }
@@ -130,14 +167,20 @@ export class JailRunner {
         return Promise.resolve();
       case "start":
         return this.#enqueue(() =>
-          this.#start(message.spec, message.positions, message.skipLineAt)
+          this.#start(
+            message.spec,
+            message.positions,
+            message.skipLineAt,
+            message.cursor ?? null,
+            message.skipEntry ?? false,
+          )
         );
       case "update":
         return this.#enqueue(() => this.#update(message.spec));
       case "stop":
         // Stop the tailer now, so a long backlog read ends at its next yield.
         this.#stopped = true;
-        this.#tailerStopped = this.#tailer?.stop() ?? null;
+        this.#tailerStopped = this.#tailer?.stop() ?? this.#journal?.stop() ?? null;
         return this.#enqueue(() => this.#stop());
     }
   }
@@ -148,8 +191,14 @@ export class JailRunner {
     return this.#queue;
   }
 
-  async #start(spec: JailSpec, positions: LogPosition[], skipLineAt: LogPosition | null) {
-    if (this.#tailer || this.#stopped) {
+  async #start(
+    spec: JailSpec,
+    positions: LogPosition[],
+    skipLineAt: LogPosition | null,
+    cursor: string | null,
+    skipEntry: boolean,
+  ) {
+    if (this.#tailer || this.#journal || this.#stopped) {
       this.#log("WARNING", "Jail already started or stopped; start message ignored");
       return;
     }
@@ -167,6 +216,29 @@ export class JailRunner {
       findTime: spec.findtime,
       maxMatches: spec.maxmatches,
     });
+    if (isJournalBackend(spec.backend)) {
+      const factory = this.#o.createJournal ?? ((o, s) => new JournalSource(o, s));
+      try {
+        const options = this.#journalOptions(spec, cursor, skipEntry);
+        this.#journal = factory(options, this.#journalSink);
+        if (options.matches.length === 0) {
+          this.#log(
+            "NOTICE",
+            "Jail started without 'journalmatch' set. Jail regexs will be checked against all " +
+              "journal entries, which is not advised for performance reasons.",
+          );
+        } else this.#log("INFO", `Added journal match for: ${formatJournalMatch(options.matches)}`);
+      } catch (e) {
+        this.#log("ERROR", `Cannot start the jail: ${errText(e)}`);
+        return;
+      }
+      if (skipEntry) this.#careful = CAREFUL_LINES;
+      await this.#journal.start();
+      if (this.#stopped) return;
+      this.#o.post({ type: "ready", jail: spec.name });
+      this.#postStats(true);
+      return;
+    }
     this.#saved = new Map(positions.map((p) => [p.path, p]));
     this.#skipAt = skipLineAt;
     const factory = this.#o.createTailer ?? ((o, s) => new LogTailer(o, s));
@@ -175,13 +247,6 @@ export class JailRunner {
     } catch (e) {
       this.#log("ERROR", `Cannot start the jail: ${errText(e)}`);
       return;
-    }
-    const backend = spec.backend.toLowerCase();
-    if (backend.startsWith("systemd")) {
-      this.#log(
-        "ERROR",
-        `Backend "${spec.backend}" is not supported by this worker; following logpath files only`,
-      );
     }
     await this.#tailer.start();
     if (this.#stopped) return;
@@ -196,6 +261,24 @@ export class JailRunner {
       encoding: spec.logencoding,
       pollInterval: this.#o.pollInterval ?? 1000,
       startAt: (path, file, size, hash) => this.#startAt(path, file, size, hash),
+    };
+  }
+
+  /** The journal source's options; throws a SyntaxError naming a bad journalmatch. */
+  #journalOptions(spec: JailSpec, cursor: string | null, skipFirst: boolean): JournalSourceOptions {
+    const maxlines = Math.max(1, spec.filter.maxlines);
+    this.#ringText = new Array<string>(maxlines).fill("");
+    this.#ringTime = new Array<number>(maxlines).fill(0);
+    this.#ringAt = 0;
+    return {
+      ...this.#o.journalOptions,
+      backend: spec.backend,
+      matches: parseJournalMatch(spec.filter.journalmatch, `jail "${spec.name}" journalmatch`),
+      findtime: spec.findtime,
+      clock: this.#o.clock,
+      cursor,
+      skipFirst,
+      encoding: spec.logencoding,
     };
   }
 
@@ -235,6 +318,19 @@ export class JailRunner {
       this.#log("ERROR", `Cannot apply the new settings: ${errText(e)}; keeping the old ones`);
       return;
     }
+    let journalOptions: JournalSourceOptions | null = null;
+    if (this.#journal) {
+      if (!isJournalBackend(spec.backend)) {
+        this.#log("ERROR", "Cannot switch a running jail from the journal to files; restart it");
+        return;
+      }
+      try {
+        journalOptions = this.#journalOptions(spec, this.#journal.cursor, false);
+      } catch (e) {
+        this.#log("ERROR", `Cannot apply the new settings: ${errText(e)}; keeping the old ones`);
+        return;
+      }
+    }
     const old = this.#spec;
     this.#spec = spec;
     this.#matcher = matcher;
@@ -245,7 +341,13 @@ export class JailRunner {
       findTime: spec.findtime,
       maxMatches: spec.maxmatches,
     });
-    if (
+    if (journalOptions) {
+      try {
+        await this.#journal?.update(journalOptions);
+      } catch (e) {
+        this.#log("ERROR", `Cannot apply the new journal settings: ${errText(e)}`);
+      }
+    } else if (
       old.logpath.join("\0") !== spec.logpath.join("\0") || old.backend !== spec.backend ||
       old.logencoding !== spec.logencoding
     ) {
@@ -262,9 +364,12 @@ export class JailRunner {
     this.#stopped = true;
     clearTimeout(this.#statsTimer);
     this.#statsTimer = undefined;
-    const positions = (await (this.#tailerStopped ?? this.#tailer?.stop())) ?? [];
+    const positions =
+      (await (this.#tailerStopped ?? this.#tailer?.stop() ?? this.#journal?.stop())) ?? [];
     const jail = this.#name;
     if (positions.length > 0) this.#o.post({ type: "positions", jail, positions });
+    const cursor = this.#journal?.cursor ?? null;
+    if (cursor !== null) this.#o.post({ type: "cursor", jail, cursor });
     this.#postStats(true);
     this.#o.post({ type: "stopped", jail });
   }
@@ -281,12 +386,53 @@ export class JailRunner {
   /** One line from the tailer: the hot path. */
   #line(text: string, path: string, live: boolean, end: number): void {
     if (this.#careful > 0) this.#carefulPosition(path, live, end);
+    this.#process(text, path, live, undefined);
+  }
+
+  /** One journal entry, already dated by the journal. */
+  #journalEntry(text: string, time: number, live: boolean, cursor: string): void {
+    const n = this.#ringText.length;
+    if (n > 0) {
+      this.#ringText[this.#ringAt] = text;
+      this.#ringTime[this.#ringAt] = time;
+      this.#ringAt = (this.#ringAt + 1) % n;
+    }
+    this.#process(text, "journal", live, time);
+    if (this.#careful > 0) {
+      // After a skipped entry, report each cursor so a second hang names its entry.
+      if (live) this.#careful = 0;
+      else {
+        this.#careful--;
+        if (cursor !== "") this.#o.post({ type: "cursor", jail: this.#name, cursor });
+      }
+    }
+  }
+
+  /** Journal lines as fail2ban keeps them in matches: `<ISO local time> <line>`. */
+  #journalMatches(lines: string[], time: number): string[] {
+    return lines.map((l) => {
+      let t = time;
+      for (let k = 1; k <= this.#ringText.length; k++) {
+        const i = (this.#ringAt - k + this.#ringText.length) % this.#ringText.length;
+        if (this.#ringText[i] === l) {
+          t = this.#ringTime[i]!;
+          break;
+        }
+      }
+      return `${journalTimeText(t)} ${l}`;
+    });
+  }
+
+  /** Runs one line through the filter and counts its failures. */
+  #process(text: string, path: string, live: boolean, knownTime: number | undefined): void {
     const matcher = this.#matcher;
     if (!matcher || this.#stopped) return;
     const now = this.#o.clock.now();
     let result: LineResult;
     try {
-      result = matcher.processLine(text, now);
+      result = knownTime === undefined
+        ? matcher.processLine(text, now)
+        : matcher.processLine(text, now, knownTime);
     } catch (e) {
       this.#warnOnce("processLine", `Error processing a line of "${path}": ${errText(e)}`);
       return;
@@ -301,21 +447,22 @@ export class JailRunner {
     if (result.time !== null) this.#lastDate = result.time;
     if (time === null) return;
     for (const f of result.failures) {
+      const lines = knownTime === undefined ? f.lines : this.#journalMatches(f.lines, knownTime);
       if (f.host === null) {
-        this.#consider(f.fid, null, time, f.lines, f.data);
+        this.#consider(f.fid, null, time, lines, f.data);
         continue;
       }
       const address = parseAddress(f.host);
       if (address) {
         const fid = this.#useDns === "raw" ? f.host : address.canonical;
-        this.#consider(fid, address, time, f.lines, f.data);
+        this.#consider(fid, address, time, lines, f.data);
         continue;
       }
       const ids = hostToFailureIds(f.host, this.#useDns, this.#o.resolver, this.#logger);
-      if (Array.isArray(ids)) this.#hostIds(f.host, ids, time, f.lines, f.data);
+      if (Array.isArray(ids)) this.#hostIds(f.host, ids, time, lines, f.data);
       else {
         ids.then(
-          (list) => this.#hostIds(f.host!, list, time, f.lines, f.data),
+          (list) => this.#hostIds(f.host!, list, time, lines, f.data),
           (e) => this.#warnOnce("dns", `Cannot resolve "${f.host}": ${errText(e)}`),
         );
       }
