@@ -235,6 +235,7 @@ Deno.test("server bans after maxretry, answers status, unbans on time, reloads o
     const server = new Server(dir);
     try {
       await server.ready(["web", "mail"]);
+      await waitFor(() => lines(`${dir}/actions.txt`).length >= 2, "actionstart of both jails");
       assert.deepEqual(lines(`${dir}/actions.txt`).sort(), ["start mail", "start web"]);
       const status = await server.command("status");
       assert.equal(row(status, "Number of jail"), 2);
