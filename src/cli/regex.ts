@@ -731,7 +731,7 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
   const withAddresses = async (r: LineResult): Promise<LineResult> => {
     const failures: FailureMatch[] = [];
     for (const f of r.failures) {
-      if (f.host === null || isIP(f.host) !== 0) {
+      if (f.host === null || !isHostName(f.host)) {
         failures.push(f);
         continue;
       }
@@ -748,7 +748,7 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
   };
   const needsDns = (r: LineResult) => {
     if (!resolveNames) return false;
-    for (const f of r.failures) if (f.host !== null && isIP(f.host) === 0) return true;
+    for (const f of r.failures) if (f.host !== null && isHostName(f.host)) return true;
     return false;
   };
   // lines a multi-line failure took from the buffer count as matched, not missed (as fail2ban-regex does)
@@ -874,6 +874,29 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
   if (!summary) return 0;
   printStats(opts, spec, detector, stats, elapsed, maxPrint, useDns, out);
   return 0;
+}
+
+/** True for a host name (not an address literal); cheap for the common IPv4 case. */
+function isHostName(h: string): boolean {
+  let dots = 0;
+  let octet = 0;
+  let len = 0;
+  for (let i = 0; i < h.length; i++) {
+    const c = h.charCodeAt(i);
+    if (c === 58) return false; // ':' only appears in IPv6 addresses
+    if (c === 46) {
+      if (len === 0 || octet > 255) return isIP(h) === 0;
+      dots++;
+      octet = 0;
+      len = 0;
+    } else if (c >= 48 && c <= 57) {
+      octet = octet * 10 + c - 48;
+      len++;
+    } else {
+      return isIP(h) === 0;
+    }
+  }
+  return dots === 3 && len > 0 && octet <= 255 ? false : isIP(h) === 0;
 }
 
 /** Passes dates through and remembers the last one (where the filter cut the line). */
