@@ -75,7 +75,8 @@ function parse(args: string[]): ServerArgs | number {
     parsed = parseArgs({
       args,
       strict: true,
-      allowPositionals: false,
+      // fail2ban's init scripts and units pass a trailing "start" (fail2ban-server -xf start).
+      allowPositionals: true,
       options: {
         conf: { type: "string", short: "c" },
         socket: { type: "string", short: "s" },
@@ -100,6 +101,13 @@ function parse(args: string[]): ServerArgs | number {
     });
   } catch (e) {
     console.error(`${e instanceof Error ? e.message : e}\n\n${HELP}`);
+    return 255;
+  }
+  const unexpected = parsed.positionals.filter((word) => word !== "start");
+  if (unexpected.length > 0) {
+    console.error(
+      `Unexpected argument "${unexpected[0]}": the server takes only "start"\n\n${HELP}`,
+    );
     return 255;
   }
   const v = parsed.values;
@@ -233,7 +241,8 @@ async function background(args: string[], socket: string): Promise<number> {
   const exec = Deno.execPath();
   const base = exec.split("/").pop() ?? "";
   let cmd: string[];
-  if (Deno.mainModule.startsWith("file:") && /\.(ts|js)$/.test(Deno.mainModule)) {
+  // A compiled executable's main module also ends in mod.ts: only `deno run` needs the script path.
+  if (!Deno.build.standalone) {
     cmd = ["run", "-A", V8_FLAGS, fromFileUrl(Deno.mainModule), "server", ...rest];
   } else {
     cmd = base.replace(/\.exe$/, "") in PROGRAMS ? rest : ["server", ...rest];
