@@ -73,8 +73,6 @@ interface Tracked {
   ino: number | null;
   dev: number;
   decoder: LineDecoder;
-  /** Offset of the file's own pointer, to skip redundant seeks. */
-  filePos: number;
   head: Uint8Array;
   hash: string;
   live: boolean;
@@ -173,7 +171,6 @@ export class LogTailer {
       // Re-read any held partial line with the new decoder.
       for (const t of this.#files.values()) {
         t.decoder = this.#decoder(t.decoder.lineOffset);
-        t.filePos = -1;
       }
     }
     this.#patterns = options.logpath.map((p) => (isAbsolute(p) ? p : resolve(p)));
@@ -250,7 +247,6 @@ export class LogTailer {
       ino: null,
       dev: 0,
       decoder: this.#decoder(0),
-      filePos: -1,
       head: new Uint8Array(0),
       hash: "",
       live: false,
@@ -402,7 +398,6 @@ export class LogTailer {
       t.file = file;
       t.ino = info.ino;
       t.dev = info.dev;
-      t.filePos = -1;
       t.head = this.#readHead(file, info.size);
       t.hash = firstLineHash(fileAccess(file), info.size);
       let offset = 0;
@@ -416,7 +411,6 @@ export class LogTailer {
       t.configured = false;
       t.live = false;
       t.decoder = this.#decoder(offset);
-      t.filePos = -1;
       const missing = this.#warned.delete(`${t.path}|missing`);
       if (this.#warned.delete(`${t.path}|open`) || missing) {
         this.#sink.log("INFO", `Log file "${t.path}" is readable now`);
@@ -465,7 +459,6 @@ export class LogTailer {
       } else if (t.head.length > 0 && size > d.offset) {
         const head = new Uint8Array(t.head.length);
         const n = fileAccess(file).readAt(head, 0);
-        t.filePos = -1;
         if (n < head.length || !equalBytes(head, t.head)) {
           this.#sink.log(
             "INFO",
@@ -476,26 +469,27 @@ export class LogTailer {
       }
       if (t.head.length < HEAD_BYTES && size > t.head.length) {
         t.head = this.#readHead(file, size);
-        t.filePos = -1;
       }
     }
     const sink = this.#lineSink(t);
     let sinceYield = 0;
+    // The handle's own pointer is shared with every positional read (head, first-line hash,
+    // start bisection), which seek it elsewhere: seek to the decoder's offset before reading,
+    // and trust the pointer only between reads of this loop.
+    file.seekSync(d.offset, Deno.SeekMode.Start);
     for (;;) {
-      if (t.filePos !== d.offset) {
-        file.seekSync(d.offset, Deno.SeekMode.Start);
-        t.filePos = d.offset;
-      }
       const n = file.readSync(this.#buf);
       if (n === null || n === 0) break;
-      t.filePos += n;
       d.push(this.#buf.subarray(0, n), sink);
       this.#report(t);
       sinceYield += n;
       if (sinceYield >= YIELD_BYTES) {
         sinceYield = 0;
         await new Promise((r) => setTimeout(r, 0));
-        if (!this.#running || t.file !== file) return;
+        // Stopped, rotated, or given a new decoder by update() (which resumes at the line offset
+        // it saw): this read is over, the next check goes on from the current state.
+        if (!this.#running || t.file !== file || t.decoder !== d) return;
+        file.seekSync(d.offset, Deno.SeekMode.Start);
       }
     }
     if (t.hash === "" && size > 0) t.hash = firstLineHash(fileAccess(file), size);
@@ -505,7 +499,6 @@ export class LogTailer {
 
   #restart(t: Tracked, file: Deno.FsFile, size: number): void {
     t.decoder.reset(0);
-    t.filePos = -1;
     t.head = this.#readHead(file, size);
     t.hash = firstLineHash(fileAccess(file), size);
     t.live = true;

@@ -177,3 +177,89 @@ Deno.test("LogTailer update switches the encoding of open files", async () => {
     }
   });
 });
+
+Deno.test("LogTailer reads each line once after taking the first-line hash of a file that started empty", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/a.log`;
+    append(path, "");
+    const rec = new Recorder();
+    const tailer = new LogTailer(polling([path]), rec);
+    try {
+      await tailer.start();
+      // More than the 1 KiB the first-line hash reads, so that read leaves the file pointer
+      // inside what was already read.
+      const first = Array.from({ length: 300 }, (_, i) => `line ${String(i).padStart(3, "0")}\n`);
+      append(path, first.join(""));
+      await tailer.poll();
+      // No growth: nothing new to read.
+      await tailer.poll();
+      append(path, "line 300\n");
+      await tailer.poll();
+      await tailer.poll();
+      assert.deepEqual(rec.lines, [...first.map((l) => l.slice(0, -1)), "line 300"]);
+      assert.equal(rec.positions.get(path)?.offset, 300 * 9 + 9);
+    } finally {
+      await tailer.stop();
+    }
+  });
+});
+
+Deno.test("LogTailer counts every line exactly once while events and polling race on a fast writer", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/a.log`;
+    append(path, "");
+    let count = 0;
+    let sum = 0;
+    let bad = 0;
+    let expectNext = 0;
+    const sink = {
+      line(text: string) {
+        const n = Number(text.slice(5, 12));
+        if (n !== expectNext) bad++;
+        expectNext = n + 1;
+        count++;
+        sum += n;
+      },
+      position() {},
+      log() {},
+    };
+    const tailer = new LogTailer({ logpath: [path], backend: "auto", pollInterval: 1 }, sink);
+    const lines = 200_000;
+    try {
+      await tailer.start();
+      assert.equal(tailer.watching, true);
+      const file = await Deno.open(path, { append: true });
+      try {
+        const enc = new TextEncoder();
+        let batch = "";
+        for (let i = 0; i < lines; i++) {
+          batch += `line ${String(i).padStart(7, "0")} failure from 10.0.${i >> 8 & 255}.${
+            i & 255
+          }\n`;
+          // Odd-sized writes, some ending inside a line, some large enough to make the reader yield.
+          if (batch.length > (i % 7 === 0 ? 1_500_000 : 3_000)) {
+            const bytes = enc.encode(batch);
+            const cut = (i % 3) * 17;
+            await file.write(bytes.subarray(0, bytes.length - cut));
+            batch = batch.slice(batch.length - cut);
+            // Now and then a pause, so polls also find nothing new.
+            if (i % 5 === 0) await new Promise((r) => setTimeout(r, i % 11 === 0 ? 3 : 0));
+          }
+        }
+        await file.write(enc.encode(batch));
+      } finally {
+        file.close();
+      }
+      await waitFor("all lines", () => count >= lines, 30_000);
+      // Let the events and polls that are still due run.
+      for (let i = 0; i < 20; i++) await tailer.poll();
+      await new Promise((r) => setTimeout(r, 50));
+      await tailer.idle();
+      assert.equal(count, lines);
+      assert.equal(bad, 0);
+      assert.equal(sum, (lines - 1) * lines / 2);
+    } finally {
+      await tailer.stop();
+    }
+  });
+});
