@@ -703,7 +703,7 @@ function errText(e: unknown): string {
 
 /**
  * A journal entry's time as fail2ban shows it before the line in matches: local
- * `YYYY-MM-DDTHH:MM:SS[.ffffff]` (Python's `datetime.isoformat`).
+ * `YYYY-MM-DDTHH:MM:SS[.ffffff]±HH:MM` (Python's `datetime.isoformat` of an aware datetime).
  */
 export function journalTimeText(time: number): string {
   let sec = Math.floor(time);
@@ -714,8 +714,11 @@ export function journalTimeText(time: number): string {
   }
   const d = new Date(sec * 1000);
   const p2 = (n: number) => String(n).padStart(2, "0");
-  const text = `${String(d.getFullYear()).padStart(4, "0")}-${p2(d.getMonth() + 1)}-${
+  let text = `${String(d.getFullYear()).padStart(4, "0")}-${p2(d.getMonth() + 1)}-${
     p2(d.getDate())
   }T${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`;
-  return usec === 0 ? text : `${text}.${String(usec).padStart(6, "0")}`;
+  if (usec !== 0) text += `.${String(usec).padStart(6, "0")}`;
+  const off = -d.getTimezoneOffset();
+  const a = Math.abs(off);
+  return `${text}${off < 0 ? "-" : "+"}${p2(Math.floor(a / 60))}:${p2(a % 60)}`;
 }
