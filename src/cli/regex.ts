@@ -779,7 +779,10 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
       }
       return;
     }
-    if (prefRe !== null) {
+    // a failregex only runs after the prefregex matched, so test it only for the other lines
+    if (prefRe !== null && (r.matchedRegexes.length > 0 || r.failures.length > 0)) {
+      stats.prefHits++;
+    } else if (prefRe !== null) {
       const d = found.last;
       const text = d !== null && d.end > d.start
         ? line.slice(0, d.start) + line.slice(d.end)

@@ -9,6 +9,7 @@
  */
 
 import {
+  civilToTime,
   DIRECTIVE_RE,
   Field,
   fieldsToTime,
@@ -321,8 +322,10 @@ export abstract class DateTemplate {
   readonly regex: string;
   /** How often the regex matched (fail2ban's template hits, used in template ordering). */
   matchCount = 0;
-  readonly #search: RegExp;
-  readonly #sticky: RegExp;
+  #search: RegExp | null = null;
+  #sticky: RegExp | null = null;
+  readonly #source: string;
+  readonly #flags: string;
   readonly #groupAtEnd: boolean;
 
   /** Compiles the template from its bound regex. */
@@ -333,16 +336,25 @@ export abstract class DateTemplate {
     this.regex = bound.regex;
     const t = js ?? translatePythonRegex(bound.regex);
     this.#groupAtEnd = bound.wrapped;
-    const flags = t.flags + (bound.wrapped ? "u" : "du");
+    this.#source = t.source;
+    this.#flags = t.flags + (bound.wrapped ? "u" : "du");
+    // check the syntax now; compile for matching on first use (Unicode classes are costly to build)
     try {
-      this.#search = new RegExp(t.source, flags);
-      this.#sticky = new RegExp(t.source, flags + "y");
+      new RegExp(t.source.replaceAll(WORD, "\\w"), this.#flags.replace("i", ""));
     } catch (e) {
       throw new SyntaxError(
         `Bad date pattern "${pattern ?? bound.name}": ${(e as Error).message}`,
         { cause: e },
       );
     }
+  }
+
+  #regex(): RegExp {
+    return this.#search ??= new RegExp(this.#source, this.#flags);
+  }
+
+  #stickyRegex(): RegExp {
+    return this.#sticky ??= new RegExp(this.#source, this.#flags + "y");
   }
 
   /** True when the template is anchored at the line start or end. */
@@ -352,18 +364,38 @@ export abstract class DateTemplate {
 
   /** Searches the whole line. */
   search(line: string): TemplateMatch | null {
-    const m = this.#search.exec(line);
+    const m = (this.#search ?? this.#regex()).exec(line);
     if (m !== null) this.matchCount++;
     return m;
   }
 
   /** Matches only at offset `pos`. */
   matchAt(line: string, pos: number): TemplateMatch | null {
-    this.#sticky.lastIndex = pos;
-    const m = this.#sticky.exec(line);
+    const re = this.#sticky ?? this.#stickyRegex();
+    re.lastIndex = pos;
+    const m = re.exec(line);
     if (m !== null) this.matchCount++;
     return m;
   }
+
+  /**
+   * Reads a date at the line start without the regex, for the common shape
+   * of a template; -1 when the line does not have that shape (then
+   * {@link DateTemplate.search} decides). On success returns where the date
+   * text ends (it starts at 0, the regex would match exactly that span),
+   * sets {@link DateTemplate.fastTime} and counts the match like `search`.
+   */
+  fastMatch(_line: string, _now: number, _defaultZone: number | null, _local: LocalTime): number {
+    return -1;
+  }
+
+  /** True when {@link DateTemplate.fastMatch} can read some lines. */
+  get hasFastMatch(): boolean {
+    return false;
+  }
+
+  /** Epoch seconds (NaN for an invalid date) of the last successful {@link DateTemplate.fastMatch}. */
+  fastTime = NaN;
 
   /** Offset where the date text (group 1) starts. */
   dateStart(m: TemplateMatch): number {
@@ -388,11 +420,43 @@ export abstract class DateTemplate {
   ): number;
 }
 
+/** fail2ban's syslog default (`Nov  1 12:34:56`), the pattern of the commonest log lines. */
+const SYSLOG_PATTERN = "(?:%a )?%b %d %k:%M:%S(?:\\.%f)?(?: %ExY)?";
+
+/** Month 1-12 of three ASCII letters in any case (char codes), or 0. */
+function monthOfCodes(a: number, b: number, c: number): number {
+  // c | 32 folds ASCII upper case only: no other code below 128 lands on a-z
+  a |= 32;
+  b |= 32;
+  c |= 32;
+  switch (a) {
+    case 106: // j
+      return b === 97 ? (c === 110 ? 1 : 0) : b === 117 ? (c === 110 ? 6 : c === 108 ? 7 : 0) : 0;
+    case 102: // f
+      return b === 101 && c === 98 ? 2 : 0;
+    case 109: // m
+      return b === 97 ? (c === 114 ? 3 : c === 121 ? 5 : 0) : 0;
+    case 97: // a
+      return b === 112 && c === 114 ? 4 : b === 117 && c === 103 ? 8 : 0;
+    case 115: // s
+      return b === 101 && c === 112 ? 9 : 0;
+    case 111: // o
+      return b === 99 && c === 116 ? 10 : 0;
+    case 110: // n
+      return b === 111 && c === 118 ? 11 : 0;
+    case 100: // d
+      return b === 101 && c === 99 ? 12 : 0;
+  }
+  return 0;
+}
+
 /** A template made of a strptime pattern (`%b %d %H:%M:%S`). */
 export class PatternTemplate extends DateTemplate {
   readonly #fields: Field[];
   readonly #groups: number[];
   readonly #values: (string | undefined)[];
+  /** The line-anchored syslog default with the standard directives: {@link PatternTemplate.fastMatch} applies. */
+  readonly #syslog: boolean;
 
   /**
    * Compiles `pattern`. `{UNB}` drops both word bounds, `{^LN-BEG}` anchors
@@ -457,6 +521,67 @@ export class PatternTemplate extends DateTemplate {
       }
     });
     this.#values = new Array(this.#fields.length).fill(undefined);
+    this.#syslog = pattern === "{^LN-BEG}" + SYSLOG_PATTERN && wordBegin === "start" &&
+      wordEnd && directives === TIME_DIRECTIVES;
+  }
+
+  override get hasFastMatch(): boolean {
+    return this.#syslog;
+  }
+
+  /**
+   * `Mon dd hh:mm:ss` at offset 0 (day `dd`, ` d` or `0d`; two-digit hour,
+   * minute and second), followed by the line end or a space that does not
+   * start a year: exactly the span and fields the regex finds for such a
+   * line, read from char codes. Any other shape gives -1.
+   */
+  override fastMatch(
+    line: string,
+    now: number,
+    defaultZone: number | null,
+    local: LocalTime,
+  ): number {
+    if (!this.#syslog || line.length < 15) return -1;
+    const month = monthOfCodes(line.charCodeAt(0), line.charCodeAt(1), line.charCodeAt(2));
+    if (month === 0 || line.charCodeAt(3) !== 32 || line.charCodeAt(6) !== 32) return -1;
+    const d1 = line.charCodeAt(4), d2 = line.charCodeAt(5) - 48;
+    let day: number;
+    if (d1 === 32 || d1 === 48) {
+      if (d2 < 1 || d2 > 9) return -1;
+      day = d2;
+    } else if (d1 === 49 || d1 === 50) {
+      if (d2 < 0 || d2 > 9) return -1;
+      day = (d1 - 48) * 10 + d2;
+    } else if (d1 === 51) {
+      if (d2 !== 0 && d2 !== 1) return -1;
+      day = 30 + d2;
+    } else return -1;
+    const h1 = line.charCodeAt(7) - 48, h2 = line.charCodeAt(8) - 48;
+    const m1 = line.charCodeAt(10) - 48, m2 = line.charCodeAt(11) - 48;
+    const s1 = line.charCodeAt(13) - 48, s2 = line.charCodeAt(14) - 48;
+    if (
+      h1 < 0 || h1 > 2 || h2 < 0 || h2 > 9 || line.charCodeAt(9) !== 58 ||
+      m1 < 0 || m1 > 5 || m2 < 0 || m2 > 9 || line.charCodeAt(12) !== 58 ||
+      s1 < 0 || s1 > 5 || s2 < 0 || s2 > 9
+    ) return -1;
+    // after the seconds: the line end, or a space not followed by "2" (no fraction, no year)
+    if (line.length > 15 && (line.charCodeAt(15) !== 32 || line.charCodeAt(16) === 50)) return -1;
+    this.matchCount++;
+    local.setNow(now);
+    this.fastTime = civilToTime(
+      local.nowYear,
+      month,
+      day,
+      h1 * 10 + h2,
+      m1 * 10 + m2,
+      s1 * 10 + s2,
+      null,
+      true,
+      false,
+      defaultZone,
+      local,
+    );
+    return 15;
   }
 
   /** Converts the matched fields (see {@link fieldsToTime}). */
