@@ -8,6 +8,7 @@ import {
   translatePythonRegex,
   unboundPattern,
 } from "./date_templates.ts";
+import { LocalTime } from "./strptime.ts";
 
 Deno.test("translatePythonRegex turns named groups and back-references into numbered ones", () => {
   const t = translatePythonRegex("(?iu)(?P<d>\\d+)(?P<_sep>[-/])x(?P=_sep)(a)\\:{,2}(?#note)[]a]");
@@ -74,4 +75,37 @@ Deno.test("templateFromPattern recognises EPOCH, LEPOCH and TAI64N keywords", ()
   assert.equal(templateFromPattern("^LEPOCH").name, "{^LN-BEG}LongEpoch");
   assert.equal(templateFromPattern("{^LN-BEG}TAI64N").name, "{^LN-BEG}TAI64N");
   assert.equal(templateFromPattern("^\\[{EPOCH}\\]").name, "^\\[{EPOCH}\\]");
+});
+
+Deno.test("the syslog template's fast path reads exactly what its regex matches", () => {
+  const t = templateFromPattern("{^LN-BEG}(?:%a )?%b %d %k:%M:%S(?:\\.%f)?(?: %ExY)?");
+  assert.equal(t.hasFastMatch, true);
+  assert.equal(
+    templateFromPattern("(?:%a )?%b %d %k:%M:%S(?:\\.%f)?(?: %ExY)?").hasFastMatch,
+    false,
+  );
+  const now = 1735689600;
+  const fastLocal = new LocalTime();
+  const regexLocal = new LocalTime();
+  let fast = 0;
+  for (const month of ["Nov", "nov", "DEC", "Feb", "Foo", "Mon"]) {
+    for (
+      const day of ["01", " 1", "1 ", "09", "10", "29", "30", "31", "32", "00", " 0", "3 ", "4 "]
+    ) {
+      for (const hms of ["00:00:00", "23:59:59", "24:00:00", "29:00:00", "12:60:00", "1:02:03"]) {
+        for (const tail of ["", " host x", " 2024", " 2024 x", " 2x", ".5", "x", "_", ":", "\t"]) {
+          const line = `${month} ${day} ${hms}${tail}`;
+          const end = t.fastMatch(line, now, null, fastLocal);
+          if (end < 0) continue;
+          fast++;
+          const m = t.search(line);
+          assert.ok(m !== null, line);
+          assert.deepEqual([t.dateStart(m), t.dateEnd(m)], [0, end], line);
+          const want = t.toTime(m, now, null, regexLocal);
+          assert.ok(Object.is(t.fastTime, want), `${line}: ${t.fastTime} != ${want}`);
+        }
+      }
+    }
+  }
+  assert.ok(fast > 200);
 });

@@ -260,16 +260,21 @@ export function daysInMonth(y: number, m: number): number {
   return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
 }
 
-let cachedYear = 1970;
-let cachedMonth = 1;
+// two cached month starts: year-less dates alternate between this year and the last
+let cachedKey = 1970 * 16 + 1;
 let cachedMonthStart = 0;
+let cachedKey2 = 1970 * 16 + 1;
+let cachedMonthStart2 = 0;
 
 /** Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1-12), without allocating. */
 export function daysFromCivil(y: number, m: number, d: number): number {
-  if (y === cachedYear && m === cachedMonth) return cachedMonthStart + d - 1;
+  const key = y * 16 + m;
+  if (key === cachedKey) return cachedMonthStart + d - 1;
+  if (key === cachedKey2) return cachedMonthStart2 + d - 1;
   const start = computeDays(y, m, 1);
-  cachedYear = y;
-  cachedMonth = m;
+  cachedKey2 = cachedKey;
+  cachedMonthStart2 = cachedMonthStart;
+  cachedKey = key;
   cachedMonthStart = start;
   return start + d - 1;
 }
@@ -586,6 +591,42 @@ export function fieldsToTime(
     day = local.nowDay;
     assumeToday = true;
   }
+  return civilToTime(
+    year,
+    month,
+    day,
+    hour,
+    minute,
+    second,
+    zone,
+    assumeYear,
+    assumeToday,
+    defaultZone,
+    local,
+  );
+}
+
+/**
+ * The last step of {@link fieldsToTime}: validated calendar fields to epoch
+ * seconds. `assumeYear`/`assumeToday` say the year (or the date) was taken
+ * from "now" (set with `local.setNow`), so a date ahead of now moves back a
+ * year (a day). Returns NaN for an invalid date.
+ *
+ * @param zone offset in minutes written in the date, or null
+ */
+export function civilToTime(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+  zone: number | null,
+  assumeYear: boolean,
+  assumeToday: boolean,
+  defaultZone: number | null,
+  local: LocalTime,
+): number {
   // a month without a day (or the reverse) is an error in fail2ban too
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return NaN;
   if (
