@@ -25,7 +25,7 @@ Deno.test("parseJournalMatch makes OR groups at + and on each line", () => {
     [["_SYSTEMD_UNIT=sshd.service"], ["_COMM=sshd"]],
   );
   assert.deepEqual(
-    parseJournalMatch("_SYSTEMD_UNIT=a.service _COMM=a\n\n_COMM=b + + \"MESSAGE=x y\" +"),
+    parseJournalMatch('_SYSTEMD_UNIT=a.service _COMM=a\n\n_COMM=b + + "MESSAGE=x y" +'),
     [["_SYSTEMD_UNIT=a.service", "_COMM=a"], ["_COMM=b"], ["MESSAGE=x y"]],
   );
   // The Debian sshd filter's journalmatch.
