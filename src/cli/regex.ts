@@ -551,16 +551,40 @@ interface Stats {
   failIps: FailureMatch[][];
   ignoreHits: number[];
   prefHits: number;
+  prefGroups: string[];
+}
+
+/** A regex of the filter compiled for statistics, with its groups' fail2ban names. */
+interface StatsRegex {
+  re: RegExp;
+  /** [JavaScript name, fail2ban name] of each named group, in pattern order. */
+  names: [string, string][];
 }
 
 /** Compiles a regex of the filter the way the filter engine does, for statistics only. */
-function compileForStats(pattern: string, useDns: string): RegExp | null {
+function compileForStats(pattern: string, useDns: string): StatsRegex | null {
   try {
     const t = translatePythonRegex(localizeFlags(expandTags(pattern, useDns)), "statistics");
-    return new RegExp(t.source, t.flags);
+    const names: [string, string][] = [];
+    const seen = new Set<string>();
+    for (const m of t.source.matchAll(/\(\?<([^>=!]+)>/g)) {
+      const js = m[1]!;
+      const py = t.renamed[js] ?? js;
+      if (seen.has(py) || t.synthetic.includes(js)) continue;
+      seen.add(py);
+      names.push([js, py]);
+    }
+    return { re: new RegExp(t.source, t.flags), names };
   } catch {
     return null;
   }
+}
+
+/** The groups of a prefregex match as fail2ban-regex -v shows them (a Python dict). */
+function groupsRepr(sr: StatsRegex, m: RegExpExecArray): string {
+  const g: Record<string, string | null> = {};
+  for (const [js, py] of sr.names) g[py] = m.groups?.[js] ?? null;
+  return pyRepr(g);
 }
 
 function strftimeLocal(t: number): string {
@@ -710,6 +734,7 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
     failIps: spec.failregex.map(() => []),
     ignoreHits: spec.ignoreregex.map(() => 0),
     prefHits: 0,
+    prefGroups: [],
   };
   const fmt = opts.out !== null ? outFormatter(opts.out) : null;
 
@@ -780,15 +805,24 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
       return;
     }
     // a failregex only runs after the prefregex matched, so test it only for the other lines
-    if (prefRe !== null && (r.matchedRegexes.length > 0 || r.failures.length > 0)) {
+    if (
+      prefRe !== null && !opts.verbose && (r.matchedRegexes.length > 0 || r.failures.length > 0)
+    ) {
       stats.prefHits++;
     } else if (prefRe !== null) {
       const d = found.last;
       const text = d !== null && d.end > d.start
         ? line.slice(0, d.start) + line.slice(d.end)
         : line;
-      prefRe.lastIndex = 0;
-      if (prefRe.test(text)) stats.prefHits++;
+      prefRe.re.lastIndex = 0;
+      const pm = prefRe.re.exec(text);
+      if (pm !== null) {
+        stats.prefHits++;
+        if (opts.verbose) {
+          if (stats.prefGroups.length < maxPrint) stats.prefGroups.push(groupsRepr(prefRe, pm));
+          else if (stats.prefGroups.length === maxPrint) stats.prefGroups.push("...");
+        }
+      }
     }
     for (const f of r.failures) {
       stats.failHits[f.regexIndex] = (stats.failHits[f.regexIndex] ?? 0) + 1;
@@ -799,7 +833,7 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
     if (r.ignored && stats.ignoreHits.length) {
       let idx = 0;
       if (ignoreRes !== null) {
-        const i = ignoreRes.findIndex((re) => re !== null && re.test(line));
+        const i = ignoreRes.findIndex((sr) => sr !== null && sr.re.test(line));
         if (i >= 0) idx = i;
       }
       stats.ignoreHits[idx]!++;
@@ -940,7 +974,10 @@ function printStats(
   out.line("=======");
   if (spec.prefregex !== null) {
     out.line(`\nPrefregex: ${stats.prefHits} total`);
-    emit(pprintList([expandTags(spec.prefregex.pattern, useDns)]));
+    emit(pprintList([
+      expandTags(spec.prefregex.pattern, useDns),
+      ...stats.prefGroups.map((g) => `    ${g}`),
+    ]));
   }
   const regexes = (
     title: string,
@@ -955,7 +992,9 @@ function printStats(
       total += n;
       if (n || opts.verbose) lines.push(`${pad(String(i + 1), 2)}) [${n}] ${p}`);
       if (opts.verbose && ips) {
-        for (const f of ips[i] ?? []) lines.push(`    ${f.fid}  ${strftimeLocal(f.time)}`);
+        for (const f of ips[i] ?? []) {
+          lines.push(`    ${f.fid || "None"}  ${strftimeLocal(f.time)}`);
+        }
       }
     });
     out.line(`\n${title}: ${total} total`);
@@ -966,7 +1005,16 @@ function printStats(
   out.line("\nDate template hits:");
   const dates: string[] = [];
   for (const t of detector.templateHits()) {
-    if (opts.verbose || t.hits) dates.push(`[${t.hits}] ${t.name}`);
+    if (!opts.verbose && !t.hits) continue;
+    dates.push(`[${t.hits}] ${t.name}`);
+    if (opts.verboseDate) {
+      dates.push(
+        `    # weight: ${t.weight.toFixed(3)} (${t.baseWeight.toFixed(3)}), pattern: ${
+          t.pattern ?? ""
+        }`,
+      );
+      dates.push(`    # regex:   ${t.regex}`);
+    }
   }
   emit(pprintList(dates, "[# of hits] date format"));
   out.line(

@@ -40,6 +40,14 @@ export interface TemplateHits {
   name: string;
   /** Lines whose date this template gave. */
   hits: number;
+  /** Current preference weight (hits × base weight ÷ distance from the line start). */
+  weight: number;
+  /** Base weight of the template (100 for line-anchored defaults, else 1). */
+  baseWeight: number;
+  /** The strptime pattern, or null (epoch, TAI64N). */
+  pattern: string | null;
+  /** The template's regex as fail2ban writes it. */
+  regex: string;
 }
 
 /** A template in this detector, with its own statistics. */
@@ -139,7 +147,14 @@ export class DateDetector {
   /** Hits per template in the current order (fail2ban-regex's "Date template hits"). */
   templateHits(): TemplateHits[] {
     this.#ensureTemplates();
-    return this.#slots.map((s) => ({ name: s.template.name, hits: s.hits }));
+    return this.#slots.map((s) => ({
+      name: s.template.name,
+      hits: s.hits,
+      weight: slotWeight(s),
+      baseWeight: s.template.weight,
+      pattern: s.template.pattern,
+      regex: s.template.regex,
+    }));
   }
 
   #ensureTemplates(): void {

@@ -318,8 +318,8 @@ export abstract class DateTemplate {
   weight = 1;
   /** The strptime pattern the template was made from, or null (epoch, TAI64N). */
   readonly pattern: string | null;
-  /** The Python-flavoured regex (fail2ban's view of the template). */
-  readonly regex: string;
+  /** The Python-flavoured regex (fail2ban's view of the template, as fail2ban-regex shows it). */
+  regex: string;
   /** How often the regex matched (fail2ban's template hits, used in template ordering). */
   matchCount = 0;
   #search: RegExp | null = null;
@@ -631,6 +631,14 @@ export class EpochTemplate extends DateTemplate {
     super(bound, mode === "line" || mode === "any" ? null : mode.pattern);
     this.#long = long;
     this.#group = group;
+    // fail2ban writes these with conditional groups (`[` before the number asks for `]` after it,
+    // `audit(` for `:<n>)`), which backtracking makes optional; shown as fail2ban shows them
+    if (mode === "line") {
+      this.regex = `^(?:\\W{0,2})?((?P<square>(?<=^\\[))?${num})(?(square)(?=\\]))(?=\\b|\\W|$)`;
+    } else if (mode === "any") {
+      this.regex = `((?:^|(?P<square>(?<=^\\[))|(?P<selinux>(?<=\\baudit\\()))${num})` +
+        `(?:(?(selinux)(?=:\\d+\\)))|(?(square)(?=\\])))(?=\\b|\\W|$)`;
+    }
   }
 
   /** The timestamp as written (fractions kept), scaled down from ms/µs in long form. */
