@@ -258,3 +258,200 @@ Deno.test("Shipped config: the dump matches the reviewed snapshot", () => {
   }
   assert.equal(dump, expected, "dump differs from the snapshot (UPDATE_SNAPSHOT=1 rewrites it)");
 });
+
+/** Hostile log lines: shell syntax, a mailer escape, a lone dot, a fake header, quotes. */
+const HOSTILE = [
+  "sshd[1]: Invalid user `touch /tmp/f2b_pwned_1` from 192.0.2.7",
+  "~! touch /tmp/f2b_pwned_2",
+  ".",
+  "Bcc: victim@example.org",
+  `user "$(touch /tmp/f2b_pwned_3)" ; rm -rf / & 'q' \\ end`,
+];
+
+/** Runs `action`'s ban for a hostile ticket with fake tools first on PATH; returns the temp dir. */
+async function banWithFakeTools(
+  action: string,
+  tools: Record<string, string>,
+  check: (dir: string) => void | Promise<void>,
+): Promise<void> {
+  const { ActionExecutor } = await import("../src/actions/action_executor.ts");
+  const { ShellCommandRunner } = await import("../src/actions/command_runner.ts");
+  const { MemoryLogger } = await import("../src/log/types.ts");
+  const { ManualClock } = await import("../src/util/clock.ts");
+  const dir = Deno.makeTempDirSync({ prefix: "f2b_fake_tools_" });
+  try {
+    Deno.mkdirSync(`${dir}/bin`);
+    for (const [name, body] of Object.entries(tools)) {
+      Deno.writeTextFileSync(`${dir}/bin/${name}`, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+    }
+    const shell = new ShellCommandRunner();
+    const path = `${dir}/bin:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`;
+    const logger = new MemoryLogger();
+    const ex = new ActionExecutor({
+      runner: {
+        run: (command, o) => shell.run(command, { ...o, env: { ...o.env, PATH: path, OUT: dir } }),
+      },
+      logger,
+      clock: new ManualClock(1_700_000_000),
+      resolveHost: () => Promise.resolve(""),
+    });
+    const spec = readAction(CONFIG_DIR, action, {}, { jailName: "sshd" });
+    await ex.startJail("sshd", [spec]);
+    const t = { ...sampleTicket("192.0.2.7"), matches: HOSTILE };
+    assert.ok(await ex.ban(t), logger.messages().join("\n"));
+    assert.ok(await ex.unban(t), logger.messages().join("\n"));
+    await ex.stopJail("sshd", []);
+    assert.deepEqual(logger.messages("ERROR"), []);
+    for (const n of [1, 2, 3]) {
+      assert.ok(!existsSync(`/tmp/f2b_pwned_${n}`), `log text ran as a command (${n})`);
+    }
+    await check(dir);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const WHOIS =
+  `printf '%s\\n' 'NetName: TEST-NET' '~! touch /tmp/f2b_pwned_1' '.' 'Subject: spoofed'`;
+
+Deno.test("sendmail-whois-lines: whois answer and log lines stay in the body, verbatim", async () => {
+  await banWithFakeTools(
+    "sendmail-whois-lines[dest=admin@example.org, sendmailcmd=sendmail]",
+    { whois: WHOIS, sendmail: `{ echo "ARGS: $*"; cat; echo "<<END>>"; } >> "$OUT/mail"` },
+    (dir) => {
+      const text = Deno.readTextFileSync(`${dir}/mail`);
+      const ban = text.split("<<END>>\n").find((m) => m.includes("banned 192.0.2.7"))!;
+      assert.ok(ban, text);
+      const [head, ...rest] = ban.split("\n\n");
+      const body = rest.join("\n\n");
+      assert.match(head!, /^ARGS: -t -oi -f root@/);
+      assert.match(head!, /\nSubject: \[f2b\] sshd: banned 192\.0\.2\.7 from /);
+      assert.match(head!, /\nTo: admin@example\.org\n/);
+      assert.ok(!/Bcc|spoofed/.test(head!), "no header from log or whois text");
+      for (const line of HOSTILE) assert.ok(body.split("\n").includes(line), `body has ${line}`);
+      assert.ok(body.includes("NetName: TEST-NET\n~! touch /tmp/f2b_pwned_1\n.\n"), body);
+    },
+  );
+});
+
+Deno.test("mail-whois-lines: lines starting with ~ reach mail(1) escaped", async () => {
+  await banWithFakeTools(
+    "mail-whois-lines[dest=admin@example.org]",
+    { whois: WHOIS, mail: `{ echo "ARGS: $*"; cat; echo "<<END>>"; } >> "$OUT/mail"` },
+    (dir) => {
+      const text = Deno.readTextFileSync(`${dir}/mail`);
+      const ban = text.split("<<END>>\n").find((m) => m.includes("banned 192.0.2.7"))!;
+      assert.match(
+        ban,
+        /^ARGS: -s \[f2b\] sshd: banned 192\.0\.2\.7 from \S+ admin@example\.org\n/,
+      );
+      const lines = ban.split("\n");
+      assert.ok(!lines.some((l) => l.startsWith("~")), "no line starts with ~");
+      assert.ok(lines.includes(" ~! touch /tmp/f2b_pwned_2"));
+      assert.ok(lines.includes(HOSTILE[4]!));
+    },
+  );
+});
+
+Deno.test("webhook: the JSON event carries the log lines exactly, built without the shell", async () => {
+  await banWithFakeTools(
+    "webhook[url=http://hook.invalid/f2b]",
+    { curl: `{ echo "ARGS: $*"; cat; } >> "$OUT/posts"` },
+    (dir) => {
+      const posts = Deno.readTextFileSync(`${dir}/posts`).split("ARGS: ").filter((p) => p);
+      assert.equal(posts.length, 2, "ban and unban posted");
+      const [args, json] = [posts[0]!.split("\n")[0]!, posts[0]!.split("\n").slice(1).join("\n")];
+      assert.match(args, /--data-binary @- http:\/\/hook\.invalid\/f2b$/);
+      const ev = JSON.parse(json);
+      assert.deepEqual(ev, {
+        event: "ban",
+        jail: "sshd",
+        ip: "192.0.2.7",
+        family: "inet4",
+        time: 1_700_000_000,
+        bantime: 600,
+        bancount: 1,
+        failures: 5,
+        host: HOST,
+        matches: HOSTILE,
+      });
+      assert.equal(JSON.parse(posts[1]!.split("\n").slice(1).join("\n")).event, "unban");
+    },
+  );
+});
+
+Deno.test("ufw, firewalld and shorewall call their tools with complete rules", async () => {
+  const log = `echo "$(basename "$0") $*" >> "$OUT/calls"`;
+  const cases: Array<[string, string[]]> = [
+    ['ufw[port="ssh,8080"]', [
+      "ufw prepend reject from 192.0.2.7 to any port ssh,8080 proto tcp",
+      "ufw delete reject from 192.0.2.7 to any port ssh,8080 proto tcp",
+    ]],
+    ['firewalld[port="ssh,6000:6010"]', [
+      "firewall-cmd --quiet --add-rich-rule=rule family=ipv4 source address=192.0.2.7 port port=22 protocol=tcp reject",
+      "firewall-cmd --quiet --add-rich-rule=rule family=ipv4 source address=192.0.2.7 port port=6000-6010 protocol=tcp reject",
+      "firewall-cmd --quiet --remove-rich-rule=rule family=ipv4 source address=192.0.2.7 port port=22 protocol=tcp reject",
+      "firewall-cmd --quiet --remove-rich-rule=rule family=ipv4 source address=192.0.2.7 port port=6000-6010 protocol=tcp reject",
+    ]],
+    ["firewalld-allports", [
+      "firewall-cmd --quiet --add-rich-rule=rule family=ipv4 source address=192.0.2.7 reject",
+      "firewall-cmd --quiet --remove-rich-rule=rule family=ipv4 source address=192.0.2.7 reject",
+    ]],
+    ["shorewall", ["shorewall reject 192.0.2.7", "shorewall allow 192.0.2.7"]],
+  ];
+  for (const [action, expected] of cases) {
+    await banWithFakeTools(
+      action,
+      { ufw: log, "firewall-cmd": log, shorewall: log },
+      (dir) => {
+        const calls = Deno.readTextFileSync(`${dir}/calls`).trim().split("\n");
+        assert.deepEqual(calls, expected, action);
+      },
+    );
+  }
+});
+
+Deno.test("dummy writes bans to its target file, batches included", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "f2b_dummy_" });
+  try {
+    const { ActionExecutor } = await import("../src/actions/action_executor.ts");
+    const { ShellCommandRunner } = await import("../src/actions/command_runner.ts");
+    const { MemoryLogger } = await import("../src/log/types.ts");
+    const { ManualClock } = await import("../src/util/clock.ts");
+    const target = `${dir}/sub/dummy.txt`;
+    const logger = new MemoryLogger();
+    const ex = new ActionExecutor({
+      runner: new ShellCommandRunner(),
+      logger,
+      clock: new ManualClock(0),
+    });
+    await ex.startJail("sshd", [
+      readAction(CONFIG_DIR, `dummy[target="${target}"]`, {}, { jailName: "sshd" }),
+    ]);
+    const ts = ["192.0.2.1", "192.0.2.2", "192.0.2.3", "2001:db8::1"].map((ip) => sampleTicket(ip));
+    assert.deepEqual(await Promise.all(ts.map((t) => ex.ban(t))), [true, true, true, true]);
+    assert.deepEqual(
+      Deno.readTextFileSync(target).trim().split("\n").sort(),
+      ["+192.0.2.1", "+192.0.2.2", "+192.0.2.3", "+2001:db8::1"],
+    );
+    assert.ok(await ex.unban(ts[1]!));
+    assert.deepEqual(
+      Deno.readTextFileSync(target).trim().split("\n").sort(),
+      ["+192.0.2.1", "+192.0.2.3", "+2001:db8::1"],
+    );
+    await ex.stopJail("sshd", []);
+    assert.ok(!existsSync(target), "target removed at stop");
+    assert.deepEqual(logger.messages("ERROR"), []);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
