@@ -7,6 +7,7 @@
 
 import { sendCommand } from "../client/control_client.ts";
 import { formatError, formatReply } from "../client/format.ts";
+import { dumpConfig, shlexSplit } from "../config/command_stream.ts";
 import { ConfigReader } from "../config/config_reader.ts";
 import { parseDuration } from "../config/duration.ts";
 import { createLogger } from "../log/logger.ts";
@@ -34,12 +35,17 @@ Options:
     --logtarget <TARGET>    logging target of a server started by "start"
     --syslogsocket auto|<FILE>
                             syslog socket of a server started by "start"
-    -t, --test              test the configuration and exit
+    -d                      dump the configuration as the command stream and exit
+    --dp, --dump-pretty     dump it in a more readable form (Python's pprint)
+    -t, --test              test the configuration (before the command, if any)
+    -i                      interactive mode: read commands one per line until "exit"
     -x                      "start": replace the socket of a running server
     -b                      "start": run the server in the background (default)
     -f                      "start": run the server in the foreground
     -v                      increase verbosity
     -q                      decrease verbosity
+    --pname <NAME>          name of the server process (accepted, ignored)
+    --async                 accepted for compatibility, ignored
     --timeout <TIME>        time to wait for the server's answer (e.g. 30, 1m)
     --str2sec <STRING>      convert a time abbreviation to seconds and exit
     -h, --help              display this help message
@@ -56,6 +62,8 @@ export interface ClientArgs {
   configDir: string;
   socket: string | null;
   pidfile: string | null;
+  /** `--pname`: fail2ban's process name; accepted, f2b does not rename its process. */
+  pname: string | null;
   verbose: number;
   /** Seconds to wait for the answer; null waits as long as the server works. */
   timeout: number | null;
@@ -66,8 +74,12 @@ export interface ClientArgs {
   force: boolean;
   /** `-f` (else `-b`) */
   foreground: boolean;
-  /** What to do instead of sending a command. */
+  /** What to do instead of sending a command (`test`: `-t` given; the command, if any, follows). */
   action: "command" | "help" | "version-short" | "version-long" | "str2sec" | "test";
+  /** `-d` (1) or `--dp` (2): print the configuration stream; 0 for none. */
+  dump: 0 | 1 | 2;
+  /** `-i`: read commands from stdin. */
+  interactive: boolean;
   str2sec: string | null;
   command: string[];
 }
@@ -93,6 +105,7 @@ const WITH_VALUE: Record<string, keyof ClientArgs> = {
   "--loglevel": "loglevel",
   "--logtarget": "logtarget",
   "--syslogsocket": "syslogsocket",
+  "--pname": "pname",
 };
 
 /**
@@ -105,6 +118,7 @@ export function parseClientArgs(args: string[]): ClientArgs {
     configDir: DEFAULT_CONFIG_DIR,
     socket: null,
     pidfile: null,
+    pname: null,
     verbose: 1,
     timeout: null,
     loglevel: null,
@@ -113,8 +127,14 @@ export function parseClientArgs(args: string[]): ClientArgs {
     force: false,
     foreground: false,
     action: "command",
+    dump: 0,
+    interactive: false,
     str2sec: null,
     command: [],
+  };
+  // The first of -h, -V, --str2sec wins, as in fail2ban-client.
+  const setAction = (action: ClientArgs["action"]) => {
+    if (out.action === "command" || out.action === "test") out.action = action;
   };
   const setValue = (opt: string, value: string | undefined) => {
     if (value === undefined) throw new UsageError(`Option "${opt}" needs a value`);
@@ -129,8 +149,8 @@ export function parseClientArgs(args: string[]): ClientArgs {
       if (!(seconds > 0)) throw new UsageError(`Invalid --timeout "${value}": must be positive`);
       out.timeout = seconds;
     } else if (key === "str2sec") {
-      out.action = "str2sec";
-      out.str2sec = value;
+      if (out.action === "command" || out.action === "test") out.str2sec = value;
+      setAction("str2sec");
     } else {
       (out as unknown as Record<string, string>)[key] = value;
     }
@@ -149,11 +169,15 @@ export function parseClientArgs(args: string[]): ClientArgs {
       if (name in WITH_VALUE) {
         setValue(name, eq >= 0 ? arg.slice(eq + 1) : args[++i]);
       } else if (name === "--help") {
-        out.action = "help";
+        setAction("help");
       } else if (name === "--version") {
-        out.action = "version-long";
+        setAction("version-long");
       } else if (name === "--test") {
-        out.action = "test";
+        if (out.action === "command") out.action = "test";
+      } else if (name === "--dp" || name === "--dump-pretty") {
+        out.dump = 2;
+      } else if (name === "--async") {
+        // fail2ban's internal option; f2b's server has no async mode.
       } else {
         throw new UsageError(`Unknown option "${name}"`);
       }
@@ -175,13 +199,19 @@ export function parseClientArgs(args: string[]): ClientArgs {
           out.verbose--;
           break;
         case "-h":
-          out.action = "help";
+          setAction("help");
           break;
         case "-V":
-          out.action = "version-short";
+          setAction("version-short");
           break;
         case "-t":
-          out.action = "test";
+          if (out.action === "command") out.action = "test";
+          break;
+        case "-d":
+          out.dump = 1;
+          break;
+        case "-i":
+          out.interactive = true;
           break;
         case "-x":
           out.force = true;
@@ -295,9 +325,131 @@ function clientLogLevel(verbose: number): string {
   return "DEBUG";
 }
 
+/** The prompt of interactive mode, as fail2ban-client's. */
+export const PROMPT = "fail2ban> ";
+
+/** Prints the configuration stream (`-d`, `--dp`); returns false when fail2ban-client would fail. */
+function dumpCommand(args: ClientArgs, logger: Logger): boolean {
+  let dump;
+  try {
+    dump = dumpConfig(args.configDir, {
+      pretty: args.dump === 2,
+      loglevel: args.loglevel,
+      logtarget: args.logtarget,
+      syslogsocket: args.syslogsocket,
+      onWarning: (message) => logger.log("WARNING", message),
+      onError: (error) => logger.log("ERROR", error.message),
+    });
+  } catch (e) {
+    console.log(`ERROR: ${(e as Error).message}`);
+    return false;
+  }
+  if (dump.lines.length > 0) console.log(dump.lines.join("\n"));
+  return dump.ok;
+}
+
+/** Sends one command (or runs `start`/`restart` of the server) and prints its answer. */
+async function processCommand(
+  args: ClientArgs,
+  socketPath: string,
+  logger: Logger,
+  command: string[],
+): Promise<number> {
+  const [name, ...rest] = command;
+  if (name === "start" && rest.length === 0) return await startServer(args, socketPath, logger);
+  if (name === "restart" && rest.length === 0) {
+    const stopped = await stopServer(args, socketPath, logger);
+    if (stopped !== 0) return stopped;
+    return await startServer(args, socketPath, logger);
+  }
+  let reply;
+  try {
+    reply = await sendCommand(socketPath, command, {
+      timeout: args.timeout === null ? 0 : Math.ceil(args.timeout * 1000),
+    });
+  } catch (e) {
+    logger.log("ERROR", (e as Error).message);
+    return FAILURE;
+  }
+  if (reply.ok) {
+    console.log(formatReply(command, reply.value));
+    return 0;
+  }
+  logger.log("ERROR", `NOK: ${reply.error.name}: ${reply.error.message}`);
+  console.log(formatError(reply.error));
+  return FAILURE;
+}
+
+/** Lines of `stream` (UTF-8), without their line ends. */
+async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let rest = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    rest += chunk;
+    let nl: number;
+    while ((nl = rest.indexOf("\n")) >= 0) {
+      yield rest.slice(0, nl).replace(/\r$/, "");
+      rest = rest.slice(nl + 1);
+    }
+  }
+  if (rest !== "") yield rest;
+}
+
+/** Options of {@link runInteractive}. */
+export interface InteractiveOptions {
+  /** Where commands come from. @default Deno.stdin.readable */
+  input?: ReadableStream<Uint8Array>;
+  /** Writes the prompt (no newline). @default stdout */
+  writePrompt?: (text: string) => void;
+}
+
+/**
+ * `-i`: prints fail2ban-client's banner, then reads commands one per line
+ * (shell-quoted words), sends each and prints its answer, until `exit`,
+ * `quit` or the end of the input. `help` prints the usage. A failed command
+ * is reported and the loop goes on; the exit code is 0.
+ */
+export async function runInteractive(
+  args: ClientArgs,
+  socketPath: string,
+  logger: Logger,
+  options: InteractiveOptions = {},
+): Promise<number> {
+  const encoder = new TextEncoder();
+  const writePrompt = options.writePrompt ??
+    ((text: string) => void Deno.stdout.writeSync(encoder.encode(text)));
+  console.log(`f2b v${VERSION} reads log files that contain password failure reports`);
+  console.log("and bans the corresponding IP addresses using firewall rules.");
+  console.log("");
+  writePrompt(PROMPT);
+  for await (const line of readLines(options.input ?? Deno.stdin.readable)) {
+    const text = line.trim();
+    if (text === "exit" || text === "quit") return 0;
+    if (text === "help") {
+      console.log(USAGE);
+    } else if (text !== "") {
+      let words: string[] | null = null;
+      try {
+        words = shlexSplit(text);
+      } catch (e) {
+        logger.log("ERROR", `Cannot parse the command: ${(e as Error).message}`);
+      }
+      if (words !== null && words.length > 0) {
+        await processCommand(args, socketPath, logger, words);
+      }
+    }
+    writePrompt(PROMPT);
+  }
+  // End of input: end the prompt line, as fail2ban-client does.
+  console.log("");
+  return 0;
+}
+
 /**
  * Runs fail2ban-client's command line and returns the exit code: 0 on
- * success, 255 on any failure (as fail2ban-client).
+ * success, 255 on any failure (as fail2ban-client). With `-d`/`--dp` the
+ * configuration stream is printed and the client stops unless `-t` is also
+ * given; `-t` tests the configuration and stops unless a command or `-i`
+ * follows.
  */
 export async function runClientCommand(args: string[]): Promise<number> {
   let parsed: ClientArgs;
@@ -319,21 +471,34 @@ export async function runClientCommand(args: string[]): Promise<number> {
       return 0;
     case "str2sec":
       try {
-        const seconds = parseDuration(parsed.str2sec ?? "");
-        console.log(String(seconds));
+        const text = parsed.str2sec ?? "";
+        const seconds = parseDuration(text);
+        // fail2ban computes in Python: a decimal in the input makes the result a float ("5400.0").
+        const float = /\d*\.\d/.test(text) && Number.isInteger(seconds);
+        console.log(float ? `${seconds}.0` : String(seconds));
         return 0;
       } catch (e) {
         console.error((e as Error).message);
         return FAILURE;
       }
-    case "test": {
-      const { runServerCommand } = await import("./server.ts");
-      return await runServerCommand(["-t", ...serverArgs(parsed)]);
-    }
   }
   const logger = createLogger({ target: "STDERR", level: clientLogLevel(parsed.verbose) });
   try {
-    if (parsed.command.length === 0) {
+    const testing = parsed.action === "test";
+    if (parsed.dump !== 0) {
+      const ok = dumpCommand(parsed, logger);
+      if (!testing) return ok ? 0 : FAILURE;
+    }
+    if (testing) {
+      const { runServerCommand } = await import("./server.ts");
+      const code = await runServerCommand(["-t", ...serverArgs(parsed)]);
+      if (code !== 0) {
+        console.log("ERROR: test configuration failed");
+        return FAILURE;
+      }
+      if (parsed.command.length === 0 && !parsed.interactive) return 0;
+    }
+    if (parsed.command.length === 0 && !parsed.interactive) {
       console.error(`No command given\n\n${USAGE}`);
       return FAILURE;
     }
@@ -345,29 +510,14 @@ export async function runClientCommand(args: string[]): Promise<number> {
       return FAILURE;
     }
     logger.log("INFO", `Using socket file ${socketPath}`);
-    const [name, ...rest] = parsed.command;
-    if (name === "start" && rest.length === 0) return await startServer(parsed, socketPath, logger);
-    if (name === "restart" && rest.length === 0) {
-      const stopped = await stopServer(parsed, socketPath, logger);
-      if (stopped !== 0) return stopped;
-      return await startServer(parsed, socketPath, logger);
+    if (parsed.interactive) {
+      if (parsed.command.length > 0) {
+        const code = await processCommand(parsed, socketPath, logger, parsed.command);
+        if (code !== 0) return code;
+      }
+      return await runInteractive(parsed, socketPath, logger);
     }
-    let reply;
-    try {
-      reply = await sendCommand(socketPath, parsed.command, {
-        timeout: parsed.timeout === null ? 0 : Math.ceil(parsed.timeout * 1000),
-      });
-    } catch (e) {
-      logger.log("ERROR", (e as Error).message);
-      return FAILURE;
-    }
-    if (reply.ok) {
-      console.log(formatReply(parsed.command, reply.value));
-      return 0;
-    }
-    logger.log("ERROR", `NOK: ${reply.error.name}: ${reply.error.message}`);
-    console.log(formatError(reply.error));
-    return FAILURE;
+    return await processCommand(parsed, socketPath, logger, parsed.command);
   } finally {
     logger.close();
   }

@@ -9,6 +9,7 @@
 import denoJson from "../../deno.json" with { type: "json" };
 import type { JailStatus, ReloadOptions, ServerControl } from "./control.ts";
 import {
+  addJailCommand,
   bannedCommand,
   flushLogsCommand,
   getCommand,
@@ -69,17 +70,24 @@ export const COMMAND_HELP: string = `Commands:
     flushlogs                                reopens a log file (for log rotation)
 
                                              DATABASE
+    set dbfile <FILE>                        sets the database file ("None" disables it);
+                                             only while no jail is present
     get dbfile                               gets the database file
+    set dbmaxmatches <INT>                   sets the matches stored per ticket
     get dbmaxmatches                         gets the matches stored per ticket
+    set dbpurgeage <TIME>                    sets how long ban history is kept
     get dbpurgeage                           gets the seconds of ban history kept
 
                                              JAIL CONTROL
+    add <JAIL> <BACKEND>                     creates <JAIL> (not started) using <BACKEND>
     start <JAIL>                             starts the jail <JAIL>
     stop <JAIL>                              stops the jail <JAIL> and removes it
     status <JAIL> [FLAVOR]                   gets the current status of <JAIL>; FLAVOR is
                                              basic (default) or short (no banned list)
 
                                              JAIL CONFIGURATION
+    set <JAIL> idle on|off                   pauses (on) or resumes (off) reading the logs
+    set <JAIL> attempt <IP> [<FAILURE> ...]  counts a failure of <IP> by hand
     set <JAIL> banip <IP> ... <IP>           bans <IP> in <JAIL> by hand
     set <JAIL> unbanip [--report-absent] <IP> ... <IP>
                                              unbans <IP> in <JAIL>
@@ -89,10 +97,13 @@ export const COMMAND_HELP: string = `Commands:
     set <JAIL> ignoreself true|false
     set <JAIL> ignorecommand|ignorecache|logencoding|datepattern <VALUE>
     set <JAIL> addignoreip|delignoreip <IP>
-    set <JAIL> addlogpath|dellogpath <FILE>
+    set <JAIL> addlogpath <FILE> [head|tail] adds <FILE>, read from its start or its end
+    set <JAIL> dellogpath <FILE>
     set <JAIL> addfailregex|addignoreregex <REGEX>
     set <JAIL> delfailregex|delignoreregex <INDEX>
     set <JAIL> addjournalmatch|deljournalmatch <MATCH>
+    set <JAIL> addaction <ACT>               adds a command action <ACT> (no commands yet)
+    set <JAIL> delaction <ACT>               removes the action <ACT>
     set <JAIL> action <ACT> <PROPERTY> <VALUE>
                                              sets a command (actionban, ...), timeout or
                                              property of the action <ACT>
@@ -201,8 +212,15 @@ export async function handleCommand(control: ServerControl, words: string[]): Pr
       if (args.length === 0) return serverStatus(control.jailNames());
       if (args.length > 2) throw invalid(words, `"status" takes a jail and a flavor at most`);
       const flavor = args[1] ?? "basic";
+      if (flavor === "cymru") {
+        control.jailStatus(args[0]!);
+        throw invalid(
+          words,
+          `Status flavor "cymru" is not supported: it needs DNS queries to Team Cymru`,
+        );
+      }
       if (flavor !== "basic" && flavor !== "short") {
-        throw invalid(words, `Unknown status flavor "${flavor}": expected basic or short`);
+        throw invalid(words, `Unknown status flavor "${flavor}": expected basic, short or cymru`);
       }
       return jailStatusRows(control.jailStatus(args[0]!), flavor);
     }
@@ -223,6 +241,8 @@ export async function handleCommand(control: ServerControl, words: string[]): Pr
       return getCommand(control, words);
     case "set":
       return await setCommand(control, words);
+    case "add":
+      return await addJailCommand(control, words);
     case "flushlogs":
       return flushLogsCommand(control, words);
     case "reload":

@@ -107,6 +107,42 @@ export interface OptionalServerControl {
    * Serves `get dbfile|dbpurgeage|dbmaxmatches|socket|pidfile|allowipv6`.
    */
   serverSpec?(): ServerSpec;
+  /**
+   * Changes a database setting at run time and returns the value in force
+   * (`serverSpec()` answers it afterwards). `dbmaxmatches`: matches stored per
+   * ticket from now on; `dbpurgeage`: seconds of ban history kept (next purge);
+   * `dbfile`: a path or `None`, only when no jail is present (the command
+   * handler checks that): closes the database and opens the new one.
+   * Serves `set dbfile|dbmaxmatches|dbpurgeage …`.
+   */
+  setDatabaseOption?(
+    name: "dbfile" | "dbmaxmatches" | "dbpurgeage",
+    value: string | number,
+  ): void | Promise<void>;
+  /**
+   * Registers a new jail that is not running yet (`add <JAIL> <BACKEND>`): the
+   * handler builds `spec` with fail2ban's defaults (no logpath, no regex, no
+   * action). It is listed by `jailNames()`, answers `status`, `get` and `set`
+   * (`updateJail` changes its spec without a worker), and `startJail(name)`
+   * starts it with that spec instead of reading the configuration. Throws when
+   * a jail of that name exists. Serves `add`.
+   */
+  addJail?(spec: JailSpec): void | Promise<void>;
+  /**
+   * Sets the idle state of a running jail: an idle jail reads no log lines
+   * and bans nothing from its logs (its worker is paused, positions kept); on
+   * `false` it resumes where it stopped. Manual `banip` still works. Throws
+   * `UnknownJailError`. Serves `set <JAIL> idle on|off`.
+   */
+  setIdle?(jail: string, idle: boolean): void | Promise<void>;
+  /**
+   * Counts a failure of `ip` in `jail` by hand, as if its log had it now
+   * (fail2ban's `addAttempt`): `matches.length || 1` failures with `matches`
+   * as the matched lines; a ban follows when the count reaches maxretry.
+   * ignoreip is not consulted (as fail2ban). Throws `UnknownJailError`.
+   * Serves `set <JAIL> attempt <IP> [<failure> …]`.
+   */
+  addAttempt?(jail: string, ip: string, matches: string[]): void | Promise<void>;
 }
 
 /** A command named a jail that is not running. */

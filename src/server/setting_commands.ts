@@ -8,8 +8,11 @@
  */
 
 import { parseDuration } from "../config/duration.ts";
-import type { ActionSpec, JailSpec } from "../config/types.ts";
+import type { ActionSpec, JailSpec, RegexSource } from "../config/types.ts";
 import type { BanTicket } from "../ipc/messages.ts";
+import { parseIgnoreCache } from "../daemon/ignore_command.ts";
+import { templateFromPattern } from "../filter/date_templates.ts";
+import { canonicalAddress, isValidHostText, parseAddress } from "../net/ip_address.ts";
 import type { OptionalServerControl, ServerControl } from "./control.ts";
 
 /** A command the running daemon cannot serve (it lacks the optional method). */
@@ -85,12 +88,31 @@ function parseBool(words: string[], text: string): boolean {
   );
 }
 
+/**
+ * The failure id for an address given on the command line: the canonical
+ * address (`::ffff:1.2.3.4` → `1.2.3.4`), or a host name as written (fail2ban
+ * accepts any id); anything else is refused, as it would reach actions.
+ */
+export function commandId(words: string[], text: string): string {
+  const address = canonicalAddress(text);
+  if (address !== null) return address;
+  if (isValidHostText(text)) return text;
+  throw new CommandArgumentError(
+    `Invalid address "${text}" for "${
+      words.slice(0, 3).join(" ")
+    }": expected an IP address or a host name`,
+  );
+}
+
 /** `banned`: each jail with its addresses; `banned IP…`: for each address, the jails banning it. */
 export function bannedCommand(control: ServerControl, ips: string[]): unknown {
   const jails = control.jailNames();
   const lists = new Map(jails.map((j) => [j, bannedOf(control, j)]));
   if (ips.length === 0) return jails.map((j) => ({ [j]: lists.get(j)! }));
-  return ips.map((ip) => jails.filter((j) => lists.get(j)!.includes(ip)));
+  return ips.map((ip) => {
+    const id = canonicalAddress(ip) ?? ip;
+    return jails.filter((j) => lists.get(j)!.includes(id));
+  });
 }
 
 /** `unban --all` / `unban IP…`: removes bans in every jail; returns how many were removed. */
@@ -108,8 +130,9 @@ export function unbanCommand(control: ServerControl, words: string[]): number {
     for (const ip of all) n += unbanIp(null, ip);
     return n;
   }
+  const ids = args.map((ip) => commandId(words, ip));
   let n = 0;
-  for (const ip of args) n += unbanIp(null, ip);
+  for (const id of ids) n += unbanIp(null, id);
   return n;
 }
 
@@ -138,6 +161,59 @@ function findAction(spec: JailSpec, name: string): ActionSpec {
   return action;
 }
 
+/** Methods of a command action (fail2ban's `CommandAction`) that `set … action ACT METHOD` would call. */
+const ACTION_METHODS = ["start", "stop", "ban", "unban", "flush", "reban", "reload", "prolong"];
+
+/**
+ * `get <JAIL> datepattern`'s answer as fail2ban's server gives it: `[pattern,
+ * name]` of the one template, `[null, name]` for templates without a pattern
+ * (`EPOCH`, `TAI64N`), `[null, "Default Detectors"]` without a datepattern or
+ * for a bare `{^LN-BEG}`.
+ */
+export function datePatternAnswer(datepattern: string | null): [string | null, string] {
+  const p = datepattern?.trim() ?? "";
+  if (p === "" || p === "{^LN-BEG}" || p === "{^LN-BEG}{DATE}") return [null, "Default Detectors"];
+  try {
+    const t = templateFromPattern(p);
+    return [t.pattern ?? null, t.name];
+  } catch {
+    return [p, p];
+  }
+}
+
+/**
+ * `get <JAIL> ignoreip`'s order, as fail2ban's: networks and names first, in
+ * the order given, then single addresses (fail2ban keeps those in a set).
+ */
+export function ignoreIpAnswer(ignoreip: string[]): string[] {
+  const single = (text: string) => {
+    const a = parseAddress(text);
+    return a !== null && !text.includes("/");
+  };
+  return [...ignoreip.filter((t) => !single(t)), ...ignoreip.filter(single)];
+}
+
+/**
+ * Regexes as `get <JAIL> failregex|ignoreregex` answers them: as configured,
+ * tags (`<HOST>`, `<F-USER>`…) in place. fail2ban answers them expanded, with
+ * its own tag regexes, which f2b does not copy.
+ */
+export function regexAnswer(regexes: RegexSource[]): string[] {
+  return regexes.map((r) => r.pattern);
+}
+
+/** `get <JAIL> ignorecache`'s answer: `[key, max-count, max-time]`, or null when unset. */
+function ignoreCacheAnswer(spec: JailSpec): [string, number, number] | null {
+  const text = spec.ignorecache?.trim() ?? "";
+  if (text === "") return null;
+  try {
+    const c = parseIgnoreCache(text, `jail "${spec.name}" ignorecache`);
+    return [c.key, c.maxCount, c.maxTime];
+  } catch {
+    return null;
+  }
+}
+
 function journalMatches(spec: JailSpec): string[][] {
   const text = spec.filter.journalmatch?.trim() ?? "";
   if (text === "") return [];
@@ -153,7 +229,7 @@ function getJail(control: ServerControl, words: string[]): unknown {
       const banned = bannedOf(control, jail);
       const ips = words.slice(3);
       if (ips.length === 0) return banned;
-      const flags = ips.map((ip) => (banned.includes(ip) ? 1 : 0));
+      const flags = ips.map((ip) => (banned.includes(canonicalAddress(ip) ?? ip) ? 1 : 0));
       return flags.length === 1 ? flags[0] : flags;
     }
     case "banip": {
@@ -184,23 +260,22 @@ function getJail(control: ServerControl, words: string[]): unknown {
     case "backend":
       return spec.backend;
     case "logencoding":
-      return spec.logencoding;
+      // "auto" is the locale's encoding; f2b decodes logs as UTF-8 then.
+      return spec.logencoding.toLowerCase() === "auto" ? "UTF-8" : spec.logencoding;
     case "ignoreself":
       return spec.ignoreself;
     case "ignorecommand":
       return spec.ignorecommand ?? false;
     case "ignorecache":
-      return spec.ignorecache;
+      return ignoreCacheAnswer(spec);
     case "ignoreip":
-      return spec.ignoreip;
+      return ignoreIpAnswer(spec.ignoreip);
     case "failregex":
-      return spec.filter.failregex.map((r) => r.pattern);
+      return regexAnswer(spec.filter.failregex);
     case "ignoreregex":
-      return spec.filter.ignoreregex.map((r) => r.pattern);
+      return regexAnswer(spec.filter.ignoreregex);
     case "datepattern":
-      return spec.filter.datepattern === null
-        ? [null, "Default Detectors"]
-        : [null, spec.filter.datepattern];
+      return datePatternAnswer(spec.filter.datepattern);
     case "journalmatch":
       return journalMatches(spec);
     case "actions":
@@ -305,17 +380,26 @@ function changeJail(
         spec: { ...spec, ignorecommand: words.slice(3).join(" ") || null },
         answer: (s) => s.ignorecommand ?? "",
       };
-    case "ignorecache":
+    case "ignorecache": {
+      const text = words.slice(3).join(" ");
+      if (text.trim() !== "") {
+        try {
+          parseIgnoreCache(text, `"${origin}"`);
+        } catch (e) {
+          throw new CommandArgumentError((e as Error).message);
+        }
+      }
       return {
-        spec: { ...spec, ignorecache: words.slice(3).join(" ") || null },
-        answer: (s) => s.ignorecache,
+        spec: { ...spec, ignorecache: text || null },
+        answer: ignoreCacheAnswer,
       };
+    }
     case "logencoding":
       return { spec: { ...spec, logencoding: value() }, answer: (s) => s.logencoding };
     case "datepattern":
       return {
         spec: withFilter(spec, { datepattern: rest() }),
-        answer: (s) => [null, s.filter.datepattern],
+        answer: (s) => datePatternAnswer(s.filter.datepattern),
       };
     case "addignoreip": {
       const add = words.slice(3);
@@ -325,41 +409,78 @@ function changeJail(
           ...spec,
           ignoreip: [...spec.ignoreip, ...add.filter((a) => !spec.ignoreip.includes(a))],
         },
-        answer: (s) => s.ignoreip,
+        answer: (s) => ignoreIpAnswer(s.ignoreip),
       };
     }
     case "delignoreip": {
       const del = words.slice(3);
       return {
         spec: { ...spec, ignoreip: spec.ignoreip.filter((a) => !del.includes(a)) },
-        answer: (s) => s.ignoreip,
+        answer: (s) => ignoreIpAnswer(s.ignoreip),
       };
     }
     case "addlogpath": {
       const path = value();
-      const mode = words[4];
+      const mode = words[4]?.toLowerCase();
       if (mode !== undefined && mode !== "head" && mode !== "tail") {
         throw new CommandArgumentError(`Invalid "${origin}" mode "${mode}": expected head or tail`);
       }
-      if (mode === "tail") {
-        throw new UnsupportedCommandError(
-          words,
-          `"${origin} … tail" is not supported: new log paths are read from their saved position or their start`,
-        );
+      if (words.length > 5) {
+        throw new CommandArgumentError(`"${origin}" takes a file and head or tail`);
       }
+      if (spec.logpath.includes(path)) return { spec, answer: (s) => s.logpath };
+      const tails = spec.logpath.map((_, i) => spec.logpathTail?.[i] ?? false);
       return {
         spec: {
           ...spec,
-          logpath: spec.logpath.includes(path) ? spec.logpath : [...spec.logpath, path],
+          logpath: [...spec.logpath, path],
+          logpathTail: [...tails, mode === "tail"],
         },
         answer: (s) => s.logpath,
       };
     }
     case "dellogpath": {
       const path = value();
+      const keep = spec.logpath.map((p) => p !== path);
       return {
-        spec: { ...spec, logpath: spec.logpath.filter((p) => p !== path) },
+        spec: {
+          ...spec,
+          logpath: spec.logpath.filter((_, i) => keep[i]),
+          logpathTail: spec.logpath.map((_, i) => spec.logpathTail?.[i] ?? false).filter((_, i) =>
+            keep[i]
+          ),
+        },
         answer: (s) => s.logpath,
+      };
+    }
+    case "addaction": {
+      const name = value();
+      if (words.length > 4) {
+        throw new UnsupportedCommandError(
+          words,
+          `"${origin} ${name} <PYTHONFILE> <JSONKWARGS>": Python actions cannot run in f2b; add a command action (without a file) and set its commands`,
+        );
+      }
+      if (spec.actions.some((a) => a.name === name)) {
+        throw new CommandArgumentError(`Action "${name}" already exists in jail "${spec.name}"`);
+      }
+      const action: ActionSpec = {
+        name,
+        kind: name,
+        file: null,
+        commands: {},
+        properties: { actname: name },
+        familyProperties: {},
+        timeout: 60,
+      };
+      return { spec: { ...spec, actions: [...spec.actions, action] }, answer: () => name };
+    }
+    case "delaction": {
+      const name = value();
+      findAction(spec, name);
+      return {
+        spec: { ...spec, actions: spec.actions.filter((a) => a.name !== name) },
+        answer: () => null,
       };
     }
     case "addfailregex":
@@ -367,24 +488,24 @@ function changeJail(
         spec: withFilter(spec, {
           failregex: [...spec.filter.failregex, { pattern: rest(), origin }],
         }),
-        answer: (s) => s.filter.failregex.map((r) => r.pattern),
+        answer: (s) => regexAnswer(s.filter.failregex),
       };
     case "delfailregex":
       return {
         spec: withFilter(spec, { failregex: removeAt(spec.filter.failregex, words) }),
-        answer: (s) => s.filter.failregex.map((r) => r.pattern),
+        answer: (s) => regexAnswer(s.filter.failregex),
       };
     case "addignoreregex":
       return {
         spec: withFilter(spec, {
           ignoreregex: [...spec.filter.ignoreregex, { pattern: rest(), origin }],
         }),
-        answer: (s) => s.filter.ignoreregex.map((r) => r.pattern),
+        answer: (s) => regexAnswer(s.filter.ignoreregex),
       };
     case "delignoreregex":
       return {
         spec: withFilter(spec, { ignoreregex: removeAt(spec.filter.ignoreregex, words) }),
-        answer: (s) => s.filter.ignoreregex.map((r) => r.pattern),
+        answer: (s) => regexAnswer(s.filter.ignoreregex),
       };
     case "addjournalmatch": {
       const match = rest();
@@ -405,6 +526,13 @@ function changeJail(
     case "action": {
       const name = arg(words, 3, "an action name");
       const property = arg(words, 4, "a property name");
+      findAction(spec, name);
+      if (ACTION_METHODS.includes(property)) {
+        throw new UnsupportedCommandError(
+          words,
+          `"${origin} ${name} ${property}": calling an action method by hand is not supported; use banip/unbanip, reload or restart`,
+        );
+      }
       const text = words.slice(5).join(" ");
       const actions = spec.actions.map((a) => {
         if (a.name !== name) return a;
@@ -416,7 +544,6 @@ function changeJail(
         }
         return { ...a, properties: { ...a.properties, [property]: text } };
       });
-      findAction(spec, name);
       return {
         spec: { ...spec, actions },
         answer: (s) => {
@@ -443,8 +570,9 @@ async function setJail(control: ServerControl, words: string[]): Promise<unknown
       const banIp = need(control, "banIp", words);
       const ips = words.slice(3);
       if (ips.length === 0) throw new CommandArgumentError(`"set ${jail} banip" needs addresses`);
+      const ids = ips.map((ip) => commandId(words, ip));
       let n = 0;
-      for (const ip of ips) if (banIp(jail, ip)) n++;
+      for (const id of ids) if (banIp(jail, id)) n++;
       return n;
     }
     case "unbanip": {
@@ -453,6 +581,7 @@ async function setJail(control: ServerControl, words: string[]): Promise<unknown
       const reportAbsent = ips[0] === "--report-absent";
       if (reportAbsent) ips = ips.slice(1);
       if (ips.length === 0) throw new CommandArgumentError(`"set ${jail} unbanip" needs addresses`);
+      ips = ips.map((ip) => commandId(words, ip));
       control.jailStatus(jail); // UnknownJailError before anything changes
       if (reportAbsent) {
         const banned = bannedOf(control, jail);
@@ -466,6 +595,20 @@ async function setJail(control: ServerControl, words: string[]): Promise<unknown
       let n = 0;
       for (const ip of ips) n += unbanIp(jail, ip);
       return n;
+    }
+    case "idle": {
+      const v = words[3];
+      if ((v !== "on" && v !== "off") || words.length > 4) {
+        throw new CommandArgumentError(`Invalid idle option, must be 'on' or 'off'`);
+      }
+      await need(control, "setIdle", words)(jail, v === "on");
+      return v === "on";
+    }
+    case "attempt": {
+      const addAttempt = need(control, "addAttempt", words);
+      const id = commandId(words, arg(words, 3, "an address"));
+      await addAttempt(jail, id, words.slice(4));
+      return 1;
     }
   }
   const jailSpec = need(control, "jailSpec", words);
@@ -534,14 +677,113 @@ export async function setCommand(control: ServerControl, words: string[]): Promi
       return logger.syslogSocket;
     }
   }
-  if (DB_SETTINGS.has(what)) {
-    throw new UnsupportedCommandError(
-      words,
-      `"set ${what}" is not supported at run time: change it in fail2ban.local and restart the server`,
-    );
-  }
+  if (DB_SETTINGS.has(what)) return await setDatabase(control, words);
   control.jailStatus(what); // UnknownJailError for a jail not running
   return await setJail(control, words);
+}
+
+function dbDisabled(file: string): boolean {
+  return file === "" || file.toLowerCase() === "none";
+}
+
+/** Answers `set dbfile|dbmaxmatches|dbpurgeage <VALUE>`. */
+async function setDatabase(control: ServerControl, words: string[]): Promise<unknown> {
+  const what = words[1] as "dbfile" | "dbmaxmatches" | "dbpurgeage";
+  const text = arg(words, 2, "a value");
+  if (words.length > 3) throw new CommandArgumentError(`"set ${what}" takes one value`);
+  const serverSpec = need(control, "serverSpec", words);
+  const setOption = need(control, "setDatabaseOption", words);
+  const current = serverSpec();
+  if (what === "dbfile") {
+    const same = dbDisabled(text) ? dbDisabled(current.dbfile) : text === current.dbfile;
+    if (!same) {
+      if (control.jailNames().length > 0) {
+        throw new CommandArgumentError("Cannot change database when there are jails present");
+      }
+      await setOption("dbfile", text);
+    }
+    const file = serverSpec().dbfile;
+    return dbDisabled(file) ? null : file;
+  }
+  // As fail2ban: without a database the setting has no effect and the answer is None.
+  if (dbDisabled(current.dbfile)) return null;
+  if (what === "dbmaxmatches") {
+    await setOption("dbmaxmatches", parseInteger(["set", what, what], text, 0));
+    return serverSpec().dbmaxmatches;
+  }
+  await setOption("dbpurgeage", parseSeconds(["set", what, what], text));
+  return serverSpec().dbpurgeage;
+}
+
+/** Backends `add <JAIL> <BACKEND>` accepts, as fail2ban. */
+const BACKENDS = ["auto", "pyinotify", "gamin", "polling", "systemd"];
+
+/**
+ * The spec of a jail made by `add <JAIL> <BACKEND>`: fail2ban's defaults
+ * (maxretry 3, findtime and bantime 600 s, maxmatches 5, usedns warn), no log
+ * path, no regex, no action; `set` commands fill it before `start <JAIL>`.
+ */
+export function newJailSpec(name: string, backend: string): JailSpec {
+  return {
+    name,
+    enabled: true,
+    backend,
+    logpath: [],
+    logpathTail: [],
+    logencoding: "auto",
+    filter: {
+      name,
+      file: null,
+      prefregex: null,
+      failregex: [],
+      ignoreregex: [],
+      datepattern: null,
+      maxlines: 1,
+      journalmatch: null,
+      logtimezone: null,
+      options: {},
+    },
+    actions: [],
+    maxretry: 3,
+    findtime: 600,
+    bantime: 600,
+    maxmatches: 5,
+    ignoreip: [],
+    ignoreself: true,
+    ignorecommand: null,
+    ignorecache: null,
+    usedns: "warn",
+    bantimeIncrement: {
+      enabled: false,
+      factor: 1,
+      formula: null,
+      multipliers: [],
+      maxtime: null,
+      rndtime: null,
+      overalljails: false,
+    },
+    options: {},
+  };
+}
+
+/** Answers `add <JAIL> [<BACKEND>]`: a new jail, not started; returns its name. */
+export async function addJailCommand(control: ServerControl, words: string[]): Promise<string> {
+  const name = arg(words, 1, "a jail name");
+  const backend = (words[2] ?? "auto").trim();
+  if (words.length > 3) throw new CommandArgumentError(`"add" takes a jail name and a backend`);
+  if (!BACKENDS.includes(backend.replace(/\[.*$/, ""))) {
+    throw new CommandArgumentError(
+      `Unknown backend ${backend}. Must be among ${
+        BACKENDS.slice(1).map((b) => `'${b}'`).join(", ")
+      } or 'auto'`,
+    );
+  }
+  const addJail = need(control, "addJail", words);
+  if (control.jailNames().includes(name)) {
+    throw new CommandArgumentError(`Jail "${name}" already exists`);
+  }
+  await addJail(newJailSpec(name, backend));
+  return name;
 }
 
 /** Answers `flushlogs`: reopens a file log target (after logrotate). */

@@ -63,6 +63,9 @@ class FullControl implements ServerControl {
   bans = new Map<string, BanTicket[]>([["sshd", []], ["web", []]]);
   updates: string[] = [];
   stoppedJails: string[] = [];
+  idle = new Map<string, boolean>();
+  attempts: [string, string, string[]][] = [];
+  db = { dbfile: "/var/lib/f2b.sqlite3", dbpurgeage: 86400, dbmaxmatches: 10 };
   daemonLogger: DaemonLogger;
   constructor(logger: DaemonLogger) {
     this.daemonLogger = logger;
@@ -141,6 +144,22 @@ class FullControl implements ServerControl {
     this.stoppedJails.push(name);
     return Promise.resolve();
   }
+  addJail(spec: JailSpec): void {
+    if (this.specs.has(spec.name)) throw new Error("exists");
+    this.specs.set(spec.name, spec);
+    this.bans.set(spec.name, []);
+  }
+  setIdle(jail: string, idle: boolean): void {
+    this.jailSpec(jail);
+    this.idle.set(jail, idle);
+  }
+  addAttempt(jail: string, ip: string, matches: string[]): void {
+    this.jailSpec(jail);
+    this.attempts.push([jail, ip, matches]);
+  }
+  setDatabaseOption(name: "dbfile" | "dbmaxmatches" | "dbpurgeage", value: string | number): void {
+    (this.db as Record<string, string | number>)[name] = value;
+  }
   serverSpec(): ServerSpec {
     return {
       loglevel: "INFO",
@@ -148,9 +167,7 @@ class FullControl implements ServerControl {
       syslogsocket: "auto",
       socket: "/run/f2b.sock",
       pidfile: "/run/f2b.pid",
-      dbfile: "/var/lib/f2b.sqlite3",
-      dbpurgeage: 86400,
-      dbmaxmatches: 10,
+      ...this.db,
       allowipv6: "auto",
     };
   }
@@ -287,9 +304,18 @@ Deno.test("set rejects bad values before anything changes", async () => {
       handleCommand(c, ["set", "sshd", "frobs", "1"]),
       UnsupportedCommandError,
     );
+    await assert.rejects(handleCommand(c, ["set", "dbpurgeage", "soon"]), /Invalid value "soon"/);
+    await assert.rejects(handleCommand(c, ["set", "dbmaxmatches", "-1"]), /integer >= 0/);
     await assert.rejects(
-      handleCommand(c, ["set", "dbpurgeage", "1d"]),
-      /not supported at run time/,
+      handleCommand(c, ["set", "sshd", "idle", "maybe"]),
+      /must be 'on' or 'off'/,
+    );
+    await assert.rejects(handleCommand(c, ["set", "sshd", "attempt", "a;b"]), /Invalid address/);
+    await assert.rejects(handleCommand(c, ["set", "sshd", "banip", "$(x)"]), /Invalid address/);
+    await assert.rejects(handleCommand(c, ["add", "x", "inotify"]), /Unknown backend inotify/);
+    await assert.rejects(
+      handleCommand(c, ["set", "sshd", "delaction", "nope"]),
+      /no action "nope"/,
     );
     assert.deepEqual(c.updates, []);
     assert.equal(c.jailSpec("sshd").filter.failregex.length, 1);
@@ -333,6 +359,118 @@ Deno.test("stop <JAIL> stops one jail; missing optional parts are reported", asy
     await assert.rejects(
       handleCommand(c, ["start", "web"]),
       (e: unknown) => e instanceof UnsupportedCommandError && /not supported/.test(e.message),
+    );
+  });
+});
+
+Deno.test("database settings change at run time; dbfile only without jails", async () => {
+  await withControl(async (c) => {
+    assert.equal(await handleCommand(c, ["set", "dbpurgeage", "2d"]), 172800);
+    assert.equal(await handleCommand(c, ["get", "dbpurgeage"]), 172800);
+    assert.equal(await handleCommand(c, ["set", "dbmaxmatches", "3"]), 3);
+    assert.equal(await handleCommand(c, ["get", "dbmaxmatches"]), 3);
+    assert.equal(
+      await handleCommand(c, ["set", "dbfile", "/var/lib/f2b.sqlite3"]),
+      "/var/lib/f2b.sqlite3",
+    );
+    await assert.rejects(
+      handleCommand(c, ["set", "dbfile", "/tmp/other.db"]),
+      /Cannot change database when there are jails present/,
+    );
+    await handleCommand(c, ["stop", "sshd"]);
+    await handleCommand(c, ["stop", "web"]);
+    assert.equal(await handleCommand(c, ["set", "dbfile", "None"]), null);
+    assert.equal(await handleCommand(c, ["set", "dbmaxmatches", "5"]), null);
+    assert.equal(await handleCommand(c, ["get", "dbfile"]), null);
+  });
+});
+
+Deno.test("add makes a jail with fail2ban's defaults that set commands fill", async () => {
+  await withControl(async (c) => {
+    assert.equal(await handleCommand(c, ["add", "gamma", "polling"]), "gamma");
+    await assert.rejects(handleCommand(c, ["add", "gamma", "polling"]), /already exists/);
+    assert.deepEqual(await handleCommand(c, ["status"]), [
+      ["Number of jail", 3],
+      ["Jail list", "sshd, web, gamma"],
+    ]);
+    assert.equal(await handleCommand(c, ["get", "gamma", "maxretry"]), 3);
+    assert.equal(await handleCommand(c, ["get", "gamma", "maxmatches"]), 5);
+    assert.equal(await handleCommand(c, ["get", "gamma", "backend"]), "polling");
+    assert.equal(await handleCommand(c, ["get", "gamma", "logencoding"]), "UTF-8");
+    assert.deepEqual(await handleCommand(c, ["get", "gamma", "actions"]), []);
+    assert.equal(await handleCommand(c, ["set", "gamma", "addaction", "rec"]), "rec");
+    assert.equal(
+      await handleCommand(c, ["set", "gamma", "action", "rec", "actionban", "echo <ip>"]),
+      "echo <ip>",
+    );
+    assert.deepEqual(c.jailSpec("gamma").actions[0]!.commands, { actionban: "echo <ip>" });
+    await assert.rejects(handleCommand(c, ["set", "gamma", "addaction", "rec"]), /already exists/);
+    await assert.rejects(
+      handleCommand(c, ["set", "gamma", "addaction", "py", "/x.py", "{}"]),
+      /Python actions/,
+    );
+    assert.equal(await handleCommand(c, ["set", "gamma", "delaction", "rec"]), null);
+    assert.deepEqual(await handleCommand(c, ["get", "gamma", "actions"]), []);
+  });
+});
+
+Deno.test("idle, attempt, addlogpath tail and canonical addresses reach the daemon", async () => {
+  await withControl(async (c) => {
+    assert.equal(await handleCommand(c, ["set", "sshd", "idle", "on"]), true);
+    assert.equal(c.idle.get("sshd"), true);
+    assert.equal(await handleCommand(c, ["set", "sshd", "idle", "off"]), false);
+    assert.equal(await handleCommand(c, ["set", "sshd", "attempt", "::ffff:192.0.2.7"]), 1);
+    assert.equal(await handleCommand(c, ["set", "sshd", "attempt", "192.0.2.7", "a", "b"]), 1);
+    assert.deepEqual(c.attempts, [["sshd", "192.0.2.7", []], ["sshd", "192.0.2.7", ["a", "b"]]]);
+    await handleCommand(c, ["set", "sshd", "addlogpath", "/var/log/b.log", "tail"]);
+    assert.deepEqual(c.jailSpec("sshd").logpath, ["/var/log/auth.log", "/var/log/b.log"]);
+    assert.deepEqual(c.jailSpec("sshd").logpathTail, [false, true]);
+    await handleCommand(c, ["set", "sshd", "dellogpath", "/var/log/auth.log"]);
+    assert.deepEqual(c.jailSpec("sshd").logpathTail, [true]);
+    assert.equal(await handleCommand(c, ["set", "sshd", "banip", "::ffff:192.0.2.8"]), 1);
+    assert.deepEqual(await handleCommand(c, ["banned", "::ffff:192.0.2.8"]), [["sshd"]]);
+    assert.equal(await handleCommand(c, ["get", "sshd", "banned", "192.0.2.8"]), 1);
+  });
+});
+
+Deno.test("answers shaped as fail2ban's: datepattern names, ignoreip order, ignorecache", async () => {
+  await withControl(async (c) => {
+    assert.deepEqual(await handleCommand(c, ["get", "sshd", "datepattern"]), [
+      null,
+      "Default Detectors",
+    ]);
+    assert.deepEqual(
+      await handleCommand(c, ["set", "sshd", "datepattern", "%Y-%m-%d %H:%M:%S"]),
+      ["%Y-%m-%d %H:%M:%S", "Year-Month-Day 24hour:Minute:Second"],
+    );
+    assert.deepEqual(await handleCommand(c, ["set", "sshd", "datepattern", "EPOCH"]), [
+      null,
+      "Epoch",
+    ]);
+    assert.deepEqual(await handleCommand(c, ["set", "sshd", "datepattern", "{^LN-BEG}"]), [
+      null,
+      "Default Detectors",
+    ]);
+    await handleCommand(c, ["set", "sshd", "addignoreip", "10.0.0.1", "192.168.0.0/24"]);
+    assert.deepEqual(await handleCommand(c, ["get", "sshd", "ignoreip"]), [
+      "192.168.0.0/24",
+      "10.0.0.1",
+    ]);
+    assert.equal(await handleCommand(c, ["get", "sshd", "ignorecache"]), null);
+    assert.deepEqual(
+      await handleCommand(c, [
+        "set",
+        "sshd",
+        "ignorecache",
+        'key="<ip>",',
+        "max-count=100,",
+        "max-time=5m",
+      ]),
+      ["<ip>", 100, 300],
+    );
+    await assert.rejects(
+      handleCommand(c, ["set", "sshd", "ignorecache", "bogus=1"]),
+      /Unknown option "bogus"/,
     );
   });
 });
