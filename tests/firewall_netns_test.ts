@@ -16,7 +16,7 @@ import { ShellCommandRunner } from "../src/actions/command_runner.ts";
 import { MemoryLogger } from "../src/log/types.ts";
 import { ManualClock } from "../src/util/clock.ts";
 import type { BanTicket } from "../src/ipc/messages.ts";
-import { firewallSkipReason, loadAction, NetnsPair, ticket } from "./_netns.ts";
+import { CONFIG_DIR, firewallSkipReason, loadAction, NetnsPair, ticket } from "./_netns.ts";
 
 const SKIP = await firewallSkipReason();
 if (SKIP) console.warn(`firewall_netns_test: real firewall tests skipped: ${SKIP}`);
@@ -306,4 +306,102 @@ Deno.test("hostsdeny writes and removes exact lines in a temporary hosts.deny", 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** A syslog time stamp ("Nov  5 14:03:09") of the local time now. */
+function syslogNow(): string {
+  const d = new Date();
+  const mon = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][
+    d.getMonth()
+  ]!;
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${mon} ${String(d.getDate()).padStart(2, " ")} ${p(d.getHours())}:${p(d.getMinutes())}:${
+    p(d.getSeconds())
+  }`;
+}
+
+/** Polls `cond` every 100 ms until it holds or `limit` ms passed. */
+async function waitFor(cond: () => Promise<boolean>, limit: number): Promise<boolean> {
+  for (let waited = 0; waited < limit; waited += 100) {
+    if (await cond()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return await cond();
+}
+
+Deno.test({
+  name:
+    "Real firewall: the shipped sshd jail, run by the server, bans an attacker and cleans up at exit",
+  ignore: SKIP !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const pair = await NetnsPair.create();
+    const dir = await Deno.makeTempDir({ prefix: "f2b_e2e_" });
+    let server: Deno.ChildProcess | null = null;
+    try {
+      await pair.serve([22]);
+      await Deno.mkdir(`${dir}/cfg`);
+      for (const e of Deno.readDirSync(CONFIG_DIR)) {
+        if (!e.name.endsWith(".local")) {
+          Deno.symlinkSync(`${CONFIG_DIR}/${e.name}`, `${dir}/cfg/${e.name}`);
+        }
+      }
+      await Deno.writeTextFile(
+        `${dir}/cfg/fail2ban.local`,
+        `[Definition]\ndbfile = :memory:\nsocket = ${dir}/f2b.sock\npidfile = ${dir}/f2b.pid\nlogtarget = ${dir}/f2b.log\n`,
+      );
+      await Deno.writeTextFile(`${dir}/cfg/jail.local`, `[sshd]\nlogpath = ${dir}/auth.log\n`);
+      await Deno.writeTextFile(`${dir}/auth.log`, "");
+      server = new Deno.Command("ip", {
+        args: [
+          "netns",
+          "exec",
+          pair.srv,
+          Deno.execPath(),
+          "run",
+          "-A",
+          "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks",
+          new URL("../mod.ts", import.meta.url).pathname,
+          "server",
+          "-f",
+          "-c",
+          `${dir}/cfg`,
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      const log = () => Deno.readTextFile(`${dir}/f2b.log`).catch(() => "");
+      assert.ok(
+        await waitFor(async () => (await log()).includes("Added logfile"), 30_000),
+        `server did not start watching the log: ${await log()}`,
+      );
+      assert.ok(await pair.canConnect(pair.srv4, 22), "before the failures: reachable");
+      const lines = [1, 2, 3, 4, 5].map((i) =>
+        `${syslogNow()} gw sshd[${100 + i}]: Failed password for root from ${pair.att4} port ${
+          40000 + i
+        } ssh2\n`
+      );
+      await Deno.writeTextFile(`${dir}/auth.log`, lines.join(""), { append: true });
+      assert.ok(
+        await waitFor(async () => !(await pair.canConnect(pair.srv4, 22)), 30_000),
+        `attacker not blocked: ${await log()}`,
+      );
+      assert.match(await log(), new RegExp(`\\[sshd\\] Ban ${pair.att4.replaceAll(".", "\\.")}`));
+      server.kill("SIGTERM");
+      const status = await server.status;
+      server = null;
+      assert.equal(status.code, 0, await log());
+      assert.equal(await leftovers(pair), "", "nothing of f2b left after the server exited");
+      assert.ok(await pair.canConnect(pair.srv4, 22), "after exit: reachable");
+    } finally {
+      if (server) {
+        server.kill("SIGKILL");
+        await server.status;
+      }
+      await pair.destroy();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
