@@ -692,7 +692,6 @@ async function setDatabase(control: ServerControl, words: string[]): Promise<unk
   const text = arg(words, 2, "a value");
   if (words.length > 3) throw new CommandArgumentError(`"set ${what}" takes one value`);
   const serverSpec = need(control, "serverSpec", words);
-  const setOption = need(control, "setDatabaseOption", words);
   const current = serverSpec();
   if (what === "dbfile") {
     const same = dbDisabled(text) ? dbDisabled(current.dbfile) : text === current.dbfile;
@@ -700,13 +699,14 @@ async function setDatabase(control: ServerControl, words: string[]): Promise<unk
       if (control.jailNames().length > 0) {
         throw new CommandArgumentError("Cannot change database when there are jails present");
       }
-      await setOption("dbfile", text);
+      await need(control, "setDatabaseOption", words)("dbfile", text);
     }
     const file = serverSpec().dbfile;
     return dbDisabled(file) ? null : file;
   }
   // As fail2ban: without a database the setting has no effect and the answer is None.
   if (dbDisabled(current.dbfile)) return null;
+  const setOption = need(control, "setDatabaseOption", words);
   if (what === "dbmaxmatches") {
     await setOption("dbmaxmatches", parseInteger(["set", what, what], text, 0));
     return serverSpec().dbmaxmatches;
