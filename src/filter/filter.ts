@@ -54,8 +54,91 @@ interface Compiled {
 type Groups = Record<string, unknown>;
 
 interface MlfEntry {
+  key: string;
+  hash: number;
   expires: number;
   fail: Groups;
+  prev: MlfEntry | null;
+  next: MlfEntry | null;
+  /** Next entry with the same hash. */
+  same: MlfEntry | null;
+}
+
+/** Most multi-line failure ids kept; the oldest go first. */
+const MLF_MAX = 100;
+
+/** FNV-1a of a string's UTF-16 code units. */
+function hashOf(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h | 0;
+}
+
+/**
+ * The `<F-MLFID>` cache: entries in insertion order with an expiry, at most
+ * {@link MLF_MAX}. Keys are fresh substrings of each line, and V8 hashes a
+ * fresh string for a `Map` lookup far slower than a char-code loop does, so
+ * the index is keyed by our own hash (collisions chained). The order list is
+ * ours too: dropping the oldest entries of a busy `Map` by iterating it gets
+ * slower with every delete (V8 keeps deleted slots until it rehashes).
+ */
+class MlfCache {
+  readonly #index = new Map<number, MlfEntry>();
+  #size = 0;
+  #head: MlfEntry | null = null;
+  #tail: MlfEntry | null = null;
+
+  get(key: string): MlfEntry | undefined {
+    let e = this.#index.get(hashOf(key)) ?? null;
+    while (e !== null && e.key !== key) e = e.same;
+    return e ?? undefined;
+  }
+
+  /** Removes an entry that is in the cache. */
+  delete(entry: MlfEntry): void {
+    const first = this.#index.get(entry.hash)!;
+    if (first === entry) {
+      if (entry.same === null) this.#index.delete(entry.hash);
+      else this.#index.set(entry.hash, entry.same);
+    } else {
+      let e = first;
+      while (e.same !== entry) e = e.same!;
+      e.same = entry.same;
+    }
+    this.#size--;
+    if (entry.prev === null) this.#head = entry.next;
+    else entry.prev.next = entry.next;
+    if (entry.next === null) this.#tail = entry.prev;
+    else entry.next.prev = entry.prev;
+    entry.prev = entry.next = entry.same = null;
+  }
+
+  /** Adds a new key (not in the cache): when full, drops the oldest until one unexpired entry went. */
+  add(key: string, fail: Groups, now: number): void {
+    if (this.#size >= MLF_MAX) {
+      for (let e = this.#head; e !== null;) {
+        const next = e.next;
+        this.delete(e);
+        if (e.expires > now && this.#size < MLF_MAX) break;
+        e = next;
+      }
+    }
+    const hash = hashOf(key);
+    const entry: MlfEntry = {
+      key,
+      hash,
+      expires: now + 300,
+      fail,
+      prev: this.#tail,
+      next: null,
+      same: this.#index.get(hash) ?? null,
+    };
+    if (this.#tail === null) this.#head = entry;
+    else this.#tail.next = entry;
+    this.#tail = entry;
+    this.#index.set(hash, entry);
+    this.#size++;
+  }
 }
 
 const EMPTY: readonly number[] = [];
@@ -226,7 +309,7 @@ export class Filter {
   #outIgnored = false;
   #outMatched: number[] = EMPTY as number[];
   #lastDate: number | null = null;
-  #mlf = new Map<string, MlfEntry>();
+  readonly #mlf = new MlfCache();
 
   /**
    * Compiles the filter's regexes.
@@ -428,7 +511,7 @@ export class Filter {
       if (v === undefined || v === null) continue;
       if (SKIP_DATA.has(k)) continue;
       if (k === "users") {
-        users = [...(v as Set<string>)];
+        users = [...(v as Iterable<string>)];
         continue;
       }
       data[k] = Array.isArray(v) ? v.map((x) => x ?? "").join(",") : String(v);
@@ -449,10 +532,10 @@ export class Filter {
   #mergeFailure(mlfid: string, fail: Groups, s: Search, date: number | null, now: number): Groups {
     let entry = this.#mlf.get(mlfid);
     if (entry !== undefined && entry.expires <= now) {
-      this.#mlf.delete(mlfid);
+      this.#mlf.delete(entry);
       entry = undefined;
     }
-    let users: Set<string> | undefined;
+    let users: string[] | undefined;
     let fl = 0;
     if (fail.mlfgained) {
       fl |= 8 | 1;
@@ -471,14 +554,14 @@ export class Filter {
       if ((fl & 4) === 0 && !g.mlfpending) g.matches = undefined;
       for (const k in fail) if (fail[k] !== undefined && fail[k] !== null) g[k] = fail[k];
       fail = g;
-      if (fl & 2) this.#mlf.delete(mlfid);
+      if (fl & 2) this.#mlf.delete(entry);
     } else if (!(fl & 2)) {
       users = updateUsers(fail, fail.user as string | undefined);
-      this.#setMlf(mlfid, fail, now);
+      this.#mlf.add(mlfid, fail, now);
     }
     const pending = fail.mlfpending;
     fail.mlfpending = undefined;
-    if (pending || (users && users.size > 1)) {
+    if (pending || (users && users.length > 1)) {
       fail.nofail = undefined;
       fail.mlfgained = undefined;
       fl &= ~(8 | 1);
@@ -500,24 +583,14 @@ export class Filter {
     void date;
     return fail;
   }
-
-  #setMlf(key: string, fail: Groups, now: number): void {
-    const c = this.#mlf;
-    if (c.size >= 100) {
-      for (const [k, v] of c) {
-        c.delete(k);
-        if (v.expires > now && c.size < 100) break;
-      }
-    }
-    c.set(key, { expires: now + 300, fail });
-  }
 }
 
-function updateUsers(fail: Groups, user: string | undefined): Set<string> | undefined {
-  let users = fail.users as Set<string> | undefined;
+function updateUsers(fail: Groups, user: string | undefined): string[] | undefined {
+  // a list used as a set (few users; a Set would hash each fresh user string)
+  let users = fail.users as string[] | undefined;
   if (user) {
-    if (!users) fail.users = users = new Set();
-    users.add(user);
+    if (!users) fail.users = users = [];
+    if (!users.includes(user)) users.push(user);
   }
   return users;
 }
