@@ -7,8 +7,6 @@
  */
 
 import { readAction } from "../src/config/action_reader.ts";
-import { ACTION_OPTIONS } from "../src/config/action_reader.ts";
-import type { OptionType } from "../src/config/_definition_init.ts";
 import type { ActionSpec } from "../src/config/types.ts";
 import {
   type CommandResult,
@@ -20,12 +18,6 @@ import type { BanTicket } from "../src/ipc/messages.ts";
 
 /** The shipped configuration directory. */
 export const CONFIG_DIR = new URL("../config", import.meta.url).pathname;
-
-// The executor runs `actionban_batch`/`actionunban_batch`, but the action reader keeps only the
-// [Definition] options it lists: make sure the batch commands survive reading here.
-for (const k of ["actionban_batch", "actionunban_batch"]) {
-  (ACTION_OPTIONS as Record<string, OptionType>)[k] ??= "string";
-}
 
 /** Reads a shipped action for jail `jail`. */
 export function loadAction(reference: string, jail = "t"): ActionSpec {

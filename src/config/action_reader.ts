@@ -28,6 +28,9 @@ export const ACTION_OPTIONS: Readonly<Record<string, OptionType>> = {
   actionreban: "string",
   actionunban: "string",
   norestored: "bool",
+  // f2b's batch forms (fail2ban has none): one command for many queued bans, see ActionExecutor.
+  actionban_batch: "string",
+  actionunban_batch: "string",
 };
 
 /** Tags fail2ban never resolves at config time (they hold log text, escaped at run time). */
