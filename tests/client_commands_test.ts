@@ -291,6 +291,10 @@ Deno.test({
           `Status for the jail: alpha\n|- Filter\n|  |- Currently failed:\t0\n|  |- Total failed:\t0\n|  \`- File list:\t${dir}/alpha.log\n\`- Actions\n   |- Currently banned:\t2\n   \`- Total banned:\t2`,
         ],
         ["status nojail", "Sorry but the jail 'nojail' does not exist"],
+        [
+          "status --all short",
+          `Status for the jail: alpha\n|- Filter\n|  |- Currently failed:\t0\n|  |- Total failed:\t0\n|  \`- File list:\t${dir}/alpha.log\n\`- Actions\n   |- Currently banned:\t2\n   \`- Total banned:\t2\nStatus for the jail: beta\n|- Filter\n|  |- Currently failed:\t0\n|  |- Total failed:\t0\n|  \`- File list:\t${dir}/beta.log\n\`- Actions\n   |- Currently banned:\t1\n   \`- Total banned:\t1`,
+        ],
         ["set alpha unbanip 192.0.2.2", "1"],
         ["set alpha unbanip --report-absent 192.0.2.77", "not banned: ['192.0.2.77']"],
         ["set alpha unbanip 192.0.2.77", "0"],
@@ -537,6 +541,12 @@ Deno.test({
         assert.equal(r.code, 255, words.join(" "));
         assert.match(r.stdout, message, words.join(" "));
       }
+      const json = await client(["-s", s.socket, "--json", "get", "alpha", "ignoreip"]);
+      assert.equal(json.code, 0);
+      assert.deepEqual(JSON.parse(json.stdout), ["192.168.0.0/24", "10.0.0.1"]);
+      const jsonError = await client(["-s", s.socket, "--json", "status", "nojail"]);
+      assert.equal(jsonError.code, 255);
+      assert.equal(JSON.parse(jsonError.stdout).error.name, "UnknownJailError");
       const ok = await client(["-s", s.socket, "get", "alpha", "maxretry"]);
       assert.equal(ok.code, 0);
       assert.equal(ok.stdout, "3\n");

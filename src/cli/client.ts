@@ -48,6 +48,7 @@ Options:
     --async                 accepted for compatibility, ignored
     --timeout <TIME>        time to wait for the server's answer (e.g. 30, 1m)
     --str2sec <STRING>      convert a time abbreviation to seconds and exit
+    --json                  print answers as JSON (for scripts) instead of fail2ban's text
     -h, --help              display this help message
     -V, --version           print the version (-V: machine-readable short format)
 
@@ -80,6 +81,8 @@ export interface ClientArgs {
   dump: 0 | 1 | 2;
   /** `-i`: read commands from stdin. */
   interactive: boolean;
+  /** `--json`: print each answer as JSON instead of fail2ban-client's text. */
+  json: boolean;
   str2sec: string | null;
   command: string[];
 }
@@ -129,6 +132,7 @@ export function parseClientArgs(args: string[]): ClientArgs {
     action: "command",
     dump: 0,
     interactive: false,
+    json: false,
     str2sec: null,
     command: [],
   };
@@ -176,6 +180,8 @@ export function parseClientArgs(args: string[]): ClientArgs {
         if (out.action === "command") out.action = "test";
       } else if (name === "--dp" || name === "--dump-pretty") {
         out.dump = 2;
+      } else if (name === "--json") {
+        out.json = true;
       } else if (name === "--async") {
         // fail2ban's internal option; f2b's server has no async mode.
       } else {
@@ -370,6 +376,10 @@ async function processCommand(
   } catch (e) {
     logger.log("ERROR", (e as Error).message);
     return FAILURE;
+  }
+  if (args.json) {
+    console.log(JSON.stringify(reply.ok ? reply.value ?? null : { error: reply.error }));
+    return reply.ok ? 0 : FAILURE;
   }
   if (reply.ok) {
     console.log(formatReply(command, reply.value));

@@ -128,6 +128,14 @@ export function formatReply(command: string[], value: unknown): string {
     case "echo":
       return Array.isArray(value) ? value.map((v) => String(v)).join(" ") : asText(value);
     case "status":
+      if (arg1 === "--all" && Array.isArray(value)) {
+        const jails = value.flatMap((entry) =>
+          Object.entries(entry as Record<string, unknown>).map(([jail, rows]) =>
+            isRows(rows) ? formatJailStatus(jail, rows) : asText(rows)
+          )
+        );
+        return jails.join("\n");
+      }
       if (!isRows(value)) return asText(value);
       return command.length > 1 ? formatJailStatus(arg1 ?? "", value) : formatServerStatus(value);
   }

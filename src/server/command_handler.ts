@@ -84,6 +84,7 @@ export const COMMAND_HELP: string = `Commands:
     stop <JAIL>                              stops the jail <JAIL> and removes it
     status <JAIL> [FLAVOR]                   gets the current status of <JAIL>; FLAVOR is
                                              basic (default) or short (no banned list)
+    status --all [FLAVOR]                    gets the status of every jail
 
                                              JAIL CONFIGURATION
     set <JAIL> idle on|off                   pauses (on) or resumes (off) reading the logs
@@ -210,6 +211,16 @@ export async function handleCommand(control: ServerControl, words: string[]): Pr
       return COMMAND_HELP;
     case "status": {
       if (args.length === 0) return serverStatus(control.jailNames());
+      if (args[0] === "--all") {
+        // fail2ban 1.1's form: every jail's status at once.
+        const flavor = args[1] ?? "basic";
+        if (args.length > 2 || (flavor !== "basic" && flavor !== "short")) {
+          throw invalid(words, `"status --all" takes a flavor: basic or short`);
+        }
+        return control.jailNames().map((jail) => ({
+          [jail]: jailStatusRows(control.jailStatus(jail), flavor),
+        }));
+      }
       if (args.length > 2) throw invalid(words, `"status" takes a jail and a flavor at most`);
       const flavor = args[1] ?? "basic";
       if (flavor === "cymru") {
