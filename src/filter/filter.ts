@@ -49,7 +49,20 @@ interface Compiled {
   alt: [string, string][];
   tuple: [string, string][];
   source: RegexSource;
+  /**
+   * For a regex ending in `<F-CONTENT>.+</F-CONTENT>$`: the same regex with
+   * the content group replaced by a one-character lookahead, or null. On a
+   * buffer whose only newline is the last character, it matches exactly where
+   * the full regex does, and the content is the rest of the buffer minus that
+   * newline (V8 walks `.+` a character at a time, so this saves most of it).
+   */
+  contentTail: RegExp | null;
+  /** JS name of the content group that {@link Compiled.contentTail} leaves out. */
+  contentJs: string | null;
 }
+
+/** How a translated `<F-CONTENT>.+</F-CONTENT>$` ends (`.` never matches `\n`; `$` allows a final `\n`). */
+const CONTENT_TAIL = "(?<content>[^\\n]+)(?=\\n?$)";
 
 type Groups = Record<string, unknown>;
 
@@ -185,8 +198,18 @@ function compile(src: RegexSource, useDns: string, multiline: boolean): Compiled
   skipLines.sort((a, b) => Number(a.slice(9)) - Number(b.slice(9)));
   alt.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   tuple.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  let contentTail: RegExp | null = null;
+  if (
+    !multiline && t.source.endsWith(CONTENT_TAIL) &&
+    t.source.indexOf("(?<content>") === t.source.length - CONTENT_TAIL.length &&
+    !t.source.includes("\\k<content>")
+  ) {
+    contentTail = new RegExp(t.source.slice(0, -CONTENT_TAIL.length) + "(?=[^\\n])", t.flags);
+  }
   return {
     re,
+    contentTail,
+    contentJs: contentTail === null ? null : "content",
     required: t.required,
     first: t.firstChars?.ascii ?? null,
     firstNonAscii: t.firstChars?.nonAscii ?? true,
@@ -202,10 +225,11 @@ function hasIdGroup(c: Compiled): boolean {
   return c.names.some(([, py]) => FAILURE_ID_PRESENT.includes(py));
 }
 
-function groupsOf(c: Compiled, m: RegExpExecArray): Groups {
+function groupsOf(c: Compiled, m: RegExpExecArray, content?: string): Groups {
   const g: Groups = {};
-  const mg = m.groups!;
-  for (const [js, py] of c.names) g[py] = mg[js];
+  const mg = m.groups;
+  const cj = content === undefined ? null : c.contentJs;
+  for (const [js, py] of c.names) g[py] = js === cj ? content : mg![js];
   for (const [k, n] of c.alt) {
     const v = g[k];
     if (v && !g[n]) g[n] = v;
@@ -231,12 +255,17 @@ interface Search {
   unmatched: BufLine[];
 }
 
-function search(c: Compiled, buf: string, org: BufLine[]): Search | null {
+/** The cheap checks before a regex runs: its possible first characters and required text. */
+function precheck(c: Compiled, buf: string): boolean {
   if (c.first !== null) {
     const ch = buf.charCodeAt(0);
-    if (ch < 128 ? c.first[ch] === 0 : !c.firstNonAscii) return null;
+    if (ch < 128 ? c.first[ch] === 0 : !c.firstNonAscii) return false;
   }
-  if (c.required !== "" && buf.indexOf(c.required) < 0) return null;
+  return c.required === "" || buf.indexOf(c.required) >= 0;
+}
+
+function search(c: Compiled, buf: string, org: BufLine[]): Search | null {
+  if (!precheck(c, buf)) return null;
   const m = c.re.exec(buf);
   if (m === null) return null;
   if (org.length <= 1) return { m, matched: org, unmatched: NO_LINES };
@@ -438,10 +467,23 @@ export class Filter {
       }
     }
     let pre: Groups | null = null;
-    if (this.#pref !== null) {
-      const ps = search(this.#pref, buf, org);
+    const pc = this.#pref;
+    if (pc !== null && pc.contentTail !== null && org.length === 1 && tl.text.indexOf("\n") < 0) {
+      // buf is tl.text + "\n": the content runs from the match end to the final newline
+      const m = precheck(pc, buf) ? pc.contentTail.exec(buf) : null;
+      if (m === null) return done();
+      const end = m.index + m[0].length;
+      pre = groupsOf(pc, m, buf.slice(end, buf.length - 1));
+      const repl = pre.content as string | undefined;
+      pre.content = undefined;
+      if (repl) {
+        this.#buffer = [{ text: repl, full: repl }];
+        buf = buf.slice(end); // repl + "\n", without a copy
+      }
+    } else if (pc !== null) {
+      const ps = search(pc, buf, org);
       if (ps === null) return done();
-      pre = groupsOf(this.#pref, ps.m);
+      pre = groupsOf(pc, ps.m);
       const repl = pre.content as string | undefined;
       pre.content = undefined;
       if (repl) {
