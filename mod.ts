@@ -19,10 +19,23 @@
  * @module
  */
 
-export type * from "./src/config/types.ts";
-export type * from "./src/filter/types.ts";
-export type * from "./src/ipc/messages.ts";
-export { type Clock, ManualClock, SYSTEM_CLOCK } from "./src/util/clock.ts";
+export * from "./src/config/mod.ts";
+export * from "./src/filter/mod.ts";
+export * from "./src/jail/mod.ts";
+export * from "./src/net/mod.ts";
+export * from "./src/actions/mod.ts";
+export * from "./src/db/mod.ts";
+export * from "./src/log/mod.ts";
+export * from "./src/ipc/mod.ts";
+export * from "./src/util/mod.ts";
+export * from "./src/client/mod.ts";
+export * from "./src/server/mod.ts";
+export * from "./src/daemon/mod.ts";
+// Two modules export these names: the top level picks one and renames the other.
+export { pythonRepr } from "./src/config/mod.ts";
+export { pythonRepr as replyRepr } from "./src/client/mod.ts";
+export type { BanHistory } from "./src/jail/mod.ts";
+export type { BanHistory as DatabaseBanHistory } from "./src/db/mod.ts";
 
 if (import.meta.main) {
   const { main, programName } = await import("./src/cli/main.ts");
