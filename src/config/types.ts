@@ -105,6 +105,7 @@ export interface BanTimeIncrement {
 export interface JailSpec {
   /** Section name: `sshd`. */
   name: string;
+  /** `enabled`: only enabled jails are started. @default false */
   enabled: boolean;
   /** `backend`: `auto`, `polling`, `pyinotify`, `systemd`, … @default "auto" */
   backend: string;
@@ -114,7 +115,9 @@ export interface JailSpec {
   logpathTail?: boolean[];
   /** `logencoding` @default "auto" */
   logencoding: string;
+  /** The jail's filter, read from `filter.d/` with the jail's arguments. */
   filter: FilterSpec;
+  /** The jail's actions in `action` order, read from `action.d/`. */
   actions: ActionSpec[];
   /** `maxretry` @default 5 */
   maxretry: number;
@@ -134,6 +137,7 @@ export interface JailSpec {
   ignorecache: string | null;
   /** `usedns`: `yes`, `warn`, `no`, `raw`. @default "warn" */
   usedns: string;
+  /** The `bantime.*` options: growing ban times for repeat offenders. */
   bantimeIncrement: BanTimeIncrement;
   /** Every resolved option of the jail section, for `get` commands and tags. */
   options: Record<string, string>;
@@ -150,22 +154,22 @@ export interface JailSpec {
 
 /** fail2ban.conf [Definition] (and its .local), server settings. */
 export interface ServerSpec {
-  /** @default "INFO" */
+  /** `loglevel`: least severe level logged. @default "INFO" */
   loglevel: string;
   /** `STDOUT`, `STDERR`, `SYSLOG`, `SYSOUT`, `SYSTEMD-JOURNAL` or a file path. @default "/var/log/fail2ban.log" */
   logtarget: string;
-  /** @default "auto" */
+  /** `syslogsocket`: the syslog socket path, or `auto`. @default "auto" */
   syslogsocket: string;
-  /** @default "/var/run/fail2ban/fail2ban.sock" */
+  /** `socket`: the control socket path. @default "/var/run/fail2ban/fail2ban.sock" */
   socket: string;
-  /** @default "/var/run/fail2ban/fail2ban.pid" */
+  /** `pidfile`: where the server writes its process id. @default "/var/run/fail2ban/fail2ban.pid" */
   pidfile: string;
   /** SQLite file, or `:memory:`, or `None` for no database. @default "/var/lib/fail2ban/fail2ban.sqlite3" */
   dbfile: string;
   /** Seconds of ban history kept. @default 86400 */
   dbpurgeage: number;
-  /** @default 10 */
+  /** `dbmaxmatches`: matched lines stored per ban. @default 10 */
   dbmaxmatches: number;
-  /** @default "auto" */
+  /** `allowipv6`: `auto`, `yes` or `no`. @default "auto" */
   allowipv6: string;
 }

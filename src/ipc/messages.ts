@@ -23,6 +23,7 @@ export interface LogPosition {
 
 /** What a worker sends to ask for a ban: one address reached maxretry. */
 export interface BanRequest {
+  /** Name of the jail that asks. */
   jail: string;
   /** Canonical failure id (canonical address text for hosts). */
   fid: string;
@@ -90,7 +91,9 @@ export type LogLevel = "CRITICAL" | "ERROR" | "WARNING" | "NOTICE" | "INFO" | "D
 
 /** Client → server: a fail2ban-client command as its words, e.g. `["status", "sshd"]`. */
 export interface Request {
+  /** Always `"command"`. */
   type: "command";
+  /** The command's words. */
   command: string[];
 }
 
@@ -104,9 +107,11 @@ export const MAX_FRAME_BYTES = 1024 * 1024;
 
 /** A ban in force (or being applied): what the ban manager, database and actions share. */
 export interface BanTicket {
+  /** Name of the jail that bans. */
   jail: string;
   /** Canonical failure id (address text for hosts). */
   fid: string;
+  /** Address family when `fid` is an address, else null. */
   family: "inet4" | "inet6" | null;
   /** Ban start, epoch seconds. */
   time: number;
