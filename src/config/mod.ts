@@ -38,7 +38,12 @@ export {
 } from "./config_reader.ts";
 export { parseDuration } from "./duration.ts";
 export { parseReference, type Reference, splitWithOptions } from "./reference.ts";
-export { asBool, substituteRecursiveTags } from "./_definition_init.ts";
+export {
+  asBool,
+  DefinitionInitReader,
+  type OptionType,
+  substituteRecursiveTags,
+} from "./_definition_init.ts";
 export {
   FILTER_OPTIONS,
   FilterReader,

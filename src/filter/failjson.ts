@@ -36,6 +36,7 @@ export interface FailJsonCase {
   options: Record<string, unknown>;
   /** Sample file and 1-based line number. */
   file: string;
+  /** 1-based line number in `file`. */
   lineNo: number;
   /** The log line, line end removed (for `logtype: journal`, with `test.prefix-line` prepended). */
   line: string;

@@ -8,6 +8,7 @@
 
 export type { DateMatch, FailureMatch, LineResult } from "./types.ts";
 export {
+  type FirstChars,
   type TranslatedRegex,
   type TranslateOptions,
   translatePythonRegex,

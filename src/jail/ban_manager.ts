@@ -79,6 +79,7 @@ export function badAddressRetry(banCount: number, maxRetry: number): number {
 
 /** The bans of one jail. */
 export class BanManager {
+  /** Name of the jail. */
   readonly jail: string;
   #banTime: number;
   #increment: BanTimeIncrement;

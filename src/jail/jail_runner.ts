@@ -49,10 +49,15 @@ export interface IgnoreChecker {
 
 /** The tailer as the runner uses it (a {@link LogTailer}, or a fake in tests). */
 export interface Tailer {
+  /** The files being followed. */
   readonly files: string[];
+  /** Opens the files and starts reading. */
   start(): Promise<void>;
+  /** Applies new options (logpaths, encoding, …) without losing positions. */
   update(options: LogTailerOptions): Promise<void>;
+  /** Stops reading; returns the positions reached. */
   stop(): Promise<LogPosition[]>;
+  /** The positions reached so far. */
   positions(): LogPosition[];
 }
 
@@ -60,8 +65,11 @@ export interface Tailer {
 export interface JournalReader {
   /** Cursor of the last entry handed over (or the one started from), or null. */
   readonly cursor: string | null;
+  /** Starts `journalctl` and reading entries. */
   start(): Promise<void>;
+  /** Applies new options (journalmatch, …). */
   update(options: JournalSourceOptions): Promise<void>;
+  /** Stops reading; the journal keeps its place in {@link cursor}, not in positions. */
   stop(): Promise<LogPosition[]>;
 }
 

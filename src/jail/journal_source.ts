@@ -192,7 +192,8 @@ export function journalSourceArgs(
 }
 
 /** A JSON field value as journalctl prints it. */
-type JsonField = string | number[] | (string | number[])[] | null | undefined;
+/** A field of `journalctl -o json` output: text, bytes, several values of either, or null. */
+export type JsonField = string | number[] | (string | number[])[] | null | undefined;
 
 /** Decodes journal field values: strings as they are, byte arrays with `logencoding`. */
 export class FieldDecoder {
