@@ -59,6 +59,12 @@ interface Compiled {
   contentTail: RegExp | null;
   /** JS name of the content group that {@link Compiled.contentTail} leaves out. */
   contentJs: string | null;
+  /**
+   * When `re` has numbered groups: the group numbers of each entry of
+   * `names` (and of `skipLines` in `skipIdx`); null when `re` has named groups.
+   */
+  idx: number[][] | null;
+  skipIdx: number[][] | null;
 }
 
 /** How a translated `<F-CONTENT>.+</F-CONTENT>$` ends (`.` never matches `\n`; `$` allows a final `\n`). */
@@ -173,7 +179,8 @@ function compile(src: RegexSource, useDns: string, multiline: boolean): Compiled
     throw new SyntaxError(`Cannot compile regex of ${src.origin}: empty regex`);
   }
   const t = translatePythonRegex(expanded, src.origin, { multiline });
-  const re = new RegExp(t.source, t.flags);
+  const num = t.numbered;
+  const re = new RegExp(num?.source ?? t.source, t.flags);
   const names: [string, string][] = [];
   const skipLines: string[] = [];
   const alt: [string, string][] = [];
@@ -204,12 +211,20 @@ function compile(src: RegexSource, useDns: string, multiline: boolean): Compiled
     t.source.indexOf("(?<content>") === t.source.length - CONTENT_TAIL.length &&
     !t.source.includes("\\k<content>")
   ) {
-    contentTail = new RegExp(t.source.slice(0, -CONTENT_TAIL.length) + "(?=[^\\n])", t.flags);
+    // numbered: the content group is the last one, and the tail regex simply lacks it
+    const tail = num === null ? t.source : num.source;
+    const plain = num === null ? CONTENT_TAIL : CONTENT_TAIL.replace("(?<content>", "(");
+    if (tail.endsWith(plain)) {
+      contentTail = new RegExp(tail.slice(0, -plain.length) + "(?=[^\\n])", t.flags);
+    }
   }
+  const idxOf = (js: string) => num?.groups[js] ?? [];
   return {
     re,
     contentTail,
     contentJs: contentTail === null ? null : "content",
+    idx: num === null ? null : names.map(([js]) => idxOf(js)),
+    skipIdx: num === null ? null : skipLines.map(idxOf),
     required: t.required,
     first: t.firstChars?.ascii ?? null,
     firstNonAscii: t.firstChars?.nonAscii ?? true,
@@ -225,11 +240,29 @@ function hasIdGroup(c: Compiled): boolean {
   return c.names.some(([, py]) => FAILURE_ID_PRESENT.includes(py));
 }
 
+/** The value of a group that may occur several times (in different alternatives): the one that took part. */
+function numberedGroup(m: RegExpExecArray, nums: number[]): string | undefined {
+  for (let i = 0; i < nums.length; i++) {
+    const v = m[nums[i]!];
+    if (v !== undefined) return v;
+  }
+  return undefined;
+}
+
 function groupsOf(c: Compiled, m: RegExpExecArray, content?: string): Groups {
   const g: Groups = {};
-  const mg = m.groups;
   const cj = content === undefined ? null : c.contentJs;
-  for (const [js, py] of c.names) g[py] = js === cj ? content : mg![js];
+  const names = c.names;
+  const idx = c.idx;
+  if (idx === null) {
+    const mg = m.groups;
+    for (const [js, py] of names) g[py] = js === cj ? content : mg![js];
+  } else {
+    for (let k = 0; k < names.length; k++) {
+      const [js, py] = names[k]!;
+      g[py] = js === cj ? content : numberedGroup(m, idx[k]!);
+    }
+  }
   for (const [k, n] of c.alt) {
     const v = g[k];
     if (v && !g[n]) g[n] = v;
@@ -280,8 +313,8 @@ function search(c: Compiled, buf: string, org: BufLine[]): Search | null {
   const unmatched = org.slice(0, n1);
   if (c.skipLines.length) {
     let skipped = "";
-    for (const k of c.skipLines) {
-      const v = m.groups![k];
+    for (let i = 0; i < c.skipLines.length; i++) {
+      const v = c.skipIdx === null ? m.groups![c.skipLines[i]!] : numberedGroup(m, c.skipIdx[i]!);
       if (v !== undefined) skipped += v;
     }
     // Python's splitlines(): no empty last element.

@@ -41,6 +41,13 @@ export interface TranslatedRegex {
   required: string;
   /** For a pattern anchored at the input start and never empty: its possible first characters. */
   firstChars: FirstChars | null;
+  /**
+   * The same pattern with plain numbered groups instead of named ones (V8
+   * builds a dictionary for the named groups of every match), or null when
+   * the pattern has back-references. `groups` lists the group numbers of each
+   * JavaScript group name, in order; at most one of them takes part in a match.
+   */
+  numbered: { source: string; groups: Record<string, number[]> } | null;
 }
 
 /** Options of {@link translatePythonRegex}. */
@@ -841,28 +848,36 @@ function jsName(py: string, renamed: Record<string, string>): string {
   return out;
 }
 
+/**
+ * Prints the tree as JavaScript. With `numbered`, named groups print as plain
+ * groups and `numbered` is told each one's name as its number comes up.
+ */
 function print(
   n: Node,
   nameOf: (num: number) => string | null,
+  numbered?: (name: string) => void,
 ): string {
   switch (n.t) {
     case "seq":
-      return n.items.map((x) => print(x, nameOf)).join("");
+      return n.items.map((x) => print(x, nameOf, numbered)).join("");
     case "alt":
-      return n.branches.map((x) => print(x, nameOf)).join("|");
+      return n.branches.map((x) => print(x, nameOf, numbered)).join("|");
     case "raw":
       return n.js;
     case "group": {
-      const body = print(n.body, nameOf);
       if (n.kind === "cap") {
         const name = nameOf(n.num);
+        // numbered by their opening parenthesis: this group before those in its body
+        if (name && numbered) numbered(name);
+        const body = print(n.body, nameOf, numbered);
+        if (name && numbered) return `(${body})`;
         // Unnamed groups capture nothing fail2ban reads: keep them non-capturing (cheaper).
         return name ? `(?<${name}>${body})` : `(?:${body})`;
       }
-      return `(${n.prefix}${body})`;
+      return `(${n.prefix}${print(n.body, nameOf, numbered)})`;
     }
     case "quant": {
-      let body = print(n.body, nameOf);
+      let body = print(n.body, nameOf, numbered);
       if (!(n.body.t === "group" || (n.body.t === "raw" && isSingleAtom(n.body.js)))) {
         body = `(?:${body})`;
       }
@@ -951,7 +966,27 @@ function translate(
     const f = firstSet(tree, mode);
     if (!f.nullable) firstChars = { ascii: f.ascii, nonAscii: f.nonAscii };
   }
-  return { source, flags, renamed, synthetic, required: requiredLiteral(tree), firstChars };
+  let numbered: TranslatedRegex["numbered"] = null;
+  if (p.referenced.size === 0) {
+    const groups: Record<string, number[]> = {};
+    let count = 0;
+    const src = print(tree, (num) => byNum.get(num) ?? null, (name) => {
+      (groups[name] ??= []).push(++count);
+    });
+    // the group count V8 sees must be ours, or the numbers would be off
+    if (new RegExp(`${src}|`, flags).exec("")!.length === count + 1) {
+      numbered = { source: src, groups };
+    }
+  }
+  return {
+    source,
+    flags,
+    renamed,
+    synthetic,
+    required: requiredLiteral(tree),
+    firstChars,
+    numbered,
+  };
 }
 
 // ---- first characters of anchored patterns ---------------------------------
