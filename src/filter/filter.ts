@@ -288,6 +288,17 @@ interface Search {
   unmatched: BufLine[];
 }
 
+/** Which regexes may match a buffer starting with each char code (see `Filter.#firstMask`). */
+function firstCharMask(list: Compiled[]): Uint32Array {
+  const mask = new Uint32Array(129);
+  list.forEach((c, i) => {
+    const bit = 1 << i;
+    for (let ch = 0; ch < 128; ch++) if (c.first === null || c.first[ch] !== 0) mask[ch]! |= bit;
+    if (c.first === null || c.firstNonAscii) mask[128]! |= bit;
+  });
+  return mask;
+}
+
 /** The cheap checks before a regex runs: its possible first characters and required text. */
 function precheck(c: Compiled, buf: string): boolean {
   if (c.first !== null) {
@@ -367,6 +378,11 @@ export class Filter {
   readonly #checkAll: boolean;
   readonly #skipUndated: boolean;
   readonly #keepNoFail: boolean;
+  /**
+   * Bit i set at a buffer's first char code (128: any other, or none) when
+   * failregex i may start with it; null with more than 32 failregexes.
+   */
+  readonly #firstMask: Uint32Array | null;
   #buffer: BufLine[] = [];
   #outIgnored = false;
   #outMatched: number[] = EMPTY as number[];
@@ -390,6 +406,7 @@ export class Filter {
     this.#pref = spec.prefregex ? compile(spec.prefregex, useDns, false) : null;
     this.#fail = spec.failregex.map((r) => compile(r, useDns, multi));
     this.#ignore = spec.ignoreregex.map((r) => compile(r, useDns, false));
+    this.#firstMask = this.#fail.length > 32 ? null : firstCharMask(this.#fail);
     for (const c of this.#fail) {
       if (!hasIdGroup(c) && !(this.#pref && hasIdGroup(this.#pref))) {
         throw new SyntaxError(
@@ -524,9 +541,20 @@ export class Filter {
         buf = null;
       }
     }
+    const firstMask = this.#firstMask;
+    let mask = 0;
+    let maskBuf: string | null = null;
     for (let idx = 0; idx < this.#fail.length; idx++) {
       const fr = this.#fail[idx]!;
       if (buf === null) buf = joinBuf(this.#buffer);
+      if (firstMask !== null) {
+        if (buf !== maskBuf) {
+          maskBuf = buf;
+          const ch = buf.charCodeAt(0);
+          mask = firstMask[ch < 128 ? ch : 128]!;
+        }
+        if (((mask >>> idx) & 1) === 0) continue;
+      }
       const s = search(fr, buf, org);
       if (s === null) continue;
       let fail = groupsOf(fr, s.m);
@@ -563,7 +591,6 @@ export class Filter {
         if (!this.#keepNoFail) continue;
       }
       if (fail.nofail && !this.#keepNoFail) continue;
-      if (this.#checkAll && mlfid !== undefined) fail = { ...fail };
       if (list.length === 0) list = [];
       list.push(this.#toFailure(fail, id ?? null, host ?? null, date ?? now, idx));
       if (!this.#checkAll) break;
