@@ -298,6 +298,7 @@ async function foreground(a: ServerArgs, spec: ServerSpec): Promise<number> {
   let control: Awaited<ReturnType<typeof startControlServer>> | null = null;
   let pidWritten = false;
   const signals: [Deno.Signal, () => void][] = [];
+  let runner: ShellCommandRunner | null = null;
   try {
     if (spec.dbfile && spec.dbfile.toLowerCase() !== "none") {
       if (spec.dbfile !== ":memory:") {
@@ -306,9 +307,11 @@ async function foreground(a: ServerArgs, spec: ServerSpec): Promise<number> {
       db = BanDatabase.open(spec.dbfile, { logger: logger.child("database"), clock });
     }
     const database = db;
-    const runner = new ShellCommandRunner();
+    // Two shells kept started: a ban does not wait for setsid and the shell to start.
+    const shell = new ShellCommandRunner({ spares: 2 });
+    runner = shell;
     const executor = new ActionExecutor({
-      runner,
+      runner: shell,
       logger: logger.child("actions"),
       clock,
       ...(database ? { mergedBans: (fid, jail) => database.bansMerged(fid, jail) } : {}),
@@ -327,7 +330,7 @@ async function foreground(a: ServerArgs, spec: ServerSpec): Promise<number> {
       db,
       logger,
       clock,
-      exec: (command, env, timeout) => runner.run(command, { env, timeout }),
+      exec: (command, env, timeout) => shell.run(command, { env, timeout }),
       dbPurgeAge: spec.dbpurgeage,
       validateJail: (jail) => void createJailMatcher(jail),
       daemonLogger: logger,
@@ -370,7 +373,7 @@ async function foreground(a: ServerArgs, spec: ServerSpec): Promise<number> {
     });
     // The first process spawn of a Deno process is slow (tens of ms): pay it now, not in the
     // first ban.
-    for (let i = 0; i < 2; i++) await runner.run(":", { env: {}, timeout: 5 });
+    for (let i = 0; i < 2; i++) await shell.run(":", { env: {}, timeout: 5 });
     try {
       await daemon.start();
     } catch (e) {
@@ -392,6 +395,7 @@ async function foreground(a: ServerArgs, spec: ServerSpec): Promise<number> {
     // Let the reply to a `stop` command go out before the socket closes.
     await new Promise((r) => setTimeout(r, 10));
     await control?.close();
+    await runner?.close();
     if (pidWritten) await Deno.remove(spec.pidfile).catch(() => {});
     logger.close();
   }
