@@ -13,6 +13,7 @@ import { ConfigError, ConfigReader, NoOptionError, NoSectionError } from "./conf
 import { parseDuration } from "./duration.ts";
 import { FILTER_OPTIONS, FilterReader } from "./filter_reader.ts";
 import type { IniFile } from "./ini_parser.ts";
+import { actionNotes, backendNote, logEncodingProblem, serverNotes } from "./migration.ts";
 import { parseReference, splitWithOptions } from "./reference.ts";
 import type {
   ActionSpec,
@@ -351,7 +352,10 @@ class JailsLoader {
         );
       } catch (e) {
         if (e instanceof UnsupportedActionError) {
-          warnings.push(e.message);
+          const src = this.#cfg.source(jail, "action");
+          warnings.push(
+            src?.file ? `${e.message}; set in ${src.file}:${src.line} [${jail}] action` : e.message,
+          );
           const { actname, ...rest } = ref.options;
           pythonActions.push({
             name: actname ?? ref.name.replace(/\.py$/, ""),
@@ -371,8 +375,32 @@ class JailsLoader {
       }
     }
     if (!actions.length) warnings.push(`No actions were defined for jail "${jail}"`);
+    warnings.push(...actionNotes({ name: jail, actions }));
 
     const backend = opts.text.backend ?? "auto";
+    let backendProblem: string | null;
+    try {
+      backendProblem = backendNote(backend);
+    } catch (e) {
+      throw new JailConfigError(
+        jail,
+        `${(e as Error).message}${this.#at(jail, "backend")}`,
+        this.#where(jail, "backend"),
+      );
+    }
+    if (backendProblem) {
+      warnings.push(`Jail "${jail}"${this.#at(jail, "backend")}: ${backendProblem}`);
+    }
+    const encodingProblem = opts.text.logencoding === undefined
+      ? null
+      : logEncodingProblem(opts.text.logencoding);
+    if (encodingProblem) {
+      throw new JailConfigError(
+        jail,
+        `${encodingProblem}${this.#at(jail, "logencoding")}`,
+        this.#where(jail, "logencoding"),
+      );
+    }
     const logpath: string[] = [];
     const logpathTail: boolean[] = [];
     if (opts.text.logpath !== undefined && !backend.startsWith("systemd")) {
@@ -555,7 +583,7 @@ export function readServerConfig(configDir: string): ServerSpec {
       },
     );
   }
-  return {
+  const spec: ServerSpec = {
     loglevel: get("loglevel", "INFO"),
     logtarget: get("logtarget", "/var/log/fail2ban.log"),
     syslogsocket: get("syslogsocket", "auto"),
@@ -566,4 +594,17 @@ export function readServerConfig(configDir: string): ServerSpec {
     dbmaxmatches: Number.parseInt(maxMatchesText, 10),
     allowipv6: get("allowipv6", "auto"),
   };
+  let stacksize: string | undefined;
+  try {
+    stacksize = cfg.get("Thread", "stacksize");
+  } catch (e) {
+    if (!(e instanceof NoOptionError || e instanceof NoSectionError)) throw e;
+  }
+  const at = (section: string, option: string) => {
+    const src = cfg.source(section, option);
+    return src?.file ? ` (${src.file}:${src.line})` : "";
+  };
+  const warnings = serverNotes(spec, stacksize, at);
+  if (warnings.length) spec.warnings = warnings;
+  return spec;
 }

@@ -65,6 +65,16 @@ export {
   splitWords,
 } from "./jail_reader.ts";
 export {
+  actionNotes,
+  backendNote,
+  FAIL2BAN_BACKENDS,
+  JOURNAL_BACKEND_OPTIONS,
+  logEncodingProblem,
+  LOGTARGET_OPTIONS,
+  type OptionLocator,
+  serverNotes,
+} from "./migration.ts";
+export {
   type ConfigDump,
   configToCommands,
   type ConfigToCommandsOptions,

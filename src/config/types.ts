@@ -172,4 +172,6 @@ export interface ServerSpec {
   dbmaxmatches: number;
   /** `allowipv6`: `auto`, `yes` or `no`. @default "auto" */
   allowipv6: string;
+  /** Where f2b would differ from fail2ban with these settings (ignored options…), for the log. */
+  warnings?: string[];
 }
