@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { dirname } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
-import type { ServerSpec } from "../config/types.ts";
+import type { JailSpec, ServerSpec } from "../config/types.ts";
 import { readJails, readServerConfig } from "../config/jail_reader.ts";
 import { ActionExecutor } from "../actions/action_executor.ts";
 import { ShellCommandRunner } from "../actions/command_runner.ts";
@@ -183,10 +183,19 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** Where f2b would differ from fail2ban with this configuration, one line per note. */
+function migrationNotes(spec: ServerSpec, jails: JailSpec[]): string[] {
+  return [
+    ...(spec.warnings ?? []),
+    ...jails.flatMap((j) => (j.warnings ?? []).map((w) => `[${j.name}] ${w}`)),
+  ];
+}
+
 async function testConfig(conf: string): Promise<number> {
   try {
-    await readServerConfig(conf);
+    const spec = await readServerConfig(conf);
     const jails = await readJails(conf, { onlyEnabled: true });
+    for (const note of migrationNotes(spec, jails)) console.log(`WARNING: ${note}`);
     if (jails.length === 0) console.log(`WARNING: no enabled jail in ${conf}`);
   } catch (e) {
     console.error(`ERROR: ${errorText(e)}`);
@@ -211,7 +220,8 @@ export async function runServerCommand(args: string[]): Promise<number> {
   if (!a.foreground) {
     // Configuration errors are shown here: the detached server has no terminal.
     try {
-      await readJails(a.conf, { onlyEnabled: true });
+      const jails = await readJails(a.conf, { onlyEnabled: true });
+      for (const note of migrationNotes(spec, jails)) console.error(`WARNING: ${note}`);
     } catch (e) {
       console.error(`ERROR: ${errorText(e)}`);
       return 255;
@@ -293,6 +303,8 @@ async function foreground(a: ServerArgs, spec: ServerSpec): Promise<number> {
   const log = logger.child("server");
   log.log("INFO", "-".repeat(50));
   log.log("INFO", `Starting f2b v${VERSION}`);
+  // Jail notes are logged by the daemon as each jail starts.
+  for (const note of spec.warnings ?? []) log.log("WARNING", note);
 
   let db: BanDatabase | null = null;
   let control: Awaited<ReturnType<typeof startControlServer>> | null = null;
