@@ -8,7 +8,7 @@
 
 import type { FilterSpec, RegexSource } from "../config/types.ts";
 import { expandTags, FAILURE_ID_PRESENT, localizeFlags } from "./filter_tags.ts";
-import { translatePythonRegex } from "./python_regex.ts";
+import { type NumberedRegex, translatePythonRegex } from "./python_regex.ts";
 import type { DateMatch, FailureMatch, LineResult } from "./types.ts";
 
 /** What the filter needs from a date detector. */
@@ -65,6 +65,33 @@ interface Compiled {
    */
   idx: number[][] | null;
   skipIdx: number[][] | null;
+  /** Guard literals of the regex (see `TranslatedRegex.guards`). */
+  guards: string[];
+  /** Pruned variants by the bits of absent guards, compiled on first use. */
+  pruned: Map<number, Variant>;
+  makePruned: ((absent: number) => NumberedRegex) | null;
+}
+
+/** One compiled form of a regex: the full one or one without dead alternatives. */
+interface Variant {
+  re: RegExp;
+  idx: number[][] | null;
+  skipIdx: number[][] | null;
+}
+
+function variantOf(c: Compiled, absent: number): Variant {
+  let v = c.pruned.get(absent);
+  if (v === undefined) {
+    const num = c.makePruned!(absent);
+    const idxOf = (js: string) => num.groups[js] ?? [];
+    v = {
+      re: new RegExp(num.source, c.re.flags),
+      idx: c.names.map(([js]) => idxOf(js)),
+      skipIdx: c.skipLines.map(idxOf),
+    };
+    c.pruned.set(absent, v);
+  }
+  return v;
 }
 
 /** How a translated `<F-CONTENT>.+</F-CONTENT>$` ends (`.` never matches `\n`; `$` allows a final `\n`). */
@@ -225,6 +252,9 @@ function compile(src: RegexSource, useDns: string, multiline: boolean): Compiled
     contentJs: contentTail === null ? null : "content",
     idx: num === null ? null : names.map(([js]) => idxOf(js)),
     skipIdx: num === null ? null : skipLines.map(idxOf),
+    guards: t.guards,
+    pruned: new Map(),
+    makePruned: t.pruned,
     required: t.required,
     first: t.firstChars?.ascii ?? null,
     firstNonAscii: t.firstChars?.nonAscii ?? true,
@@ -249,11 +279,11 @@ function numberedGroup(m: RegExpExecArray, nums: number[]): string | undefined {
   return undefined;
 }
 
-function groupsOf(c: Compiled, m: RegExpExecArray, content?: string): Groups {
+function groupsOf(c: Compiled, m: RegExpExecArray, v: Variant, content?: string): Groups {
   const g: Groups = {};
   const cj = content === undefined ? null : c.contentJs;
   const names = c.names;
-  const idx = c.idx;
+  const idx = v.idx;
   if (idx === null) {
     const mg = m.groups;
     for (const [js, py] of names) g[py] = js === cj ? content : mg![js];
@@ -284,6 +314,8 @@ function countNl(s: string, from: number, to: number): number {
 /** The outcome of one regex search over the buffer, as fail2ban's Regex keeps it. */
 interface Search {
   m: RegExpExecArray;
+  /** The form of the regex that matched (its group numbers). */
+  v: Variant;
   matched: BufLine[];
   unmatched: BufLine[];
 }
@@ -310,9 +342,16 @@ function precheck(c: Compiled, buf: string): boolean {
 
 function search(c: Compiled, buf: string, org: BufLine[]): Search | null {
   if (!precheck(c, buf)) return null;
-  const m = c.re.exec(buf);
+  let v: Variant = c;
+  const guards = c.guards;
+  if (guards.length !== 0) {
+    let absent = 0;
+    for (let i = 0; i < guards.length; i++) if (buf.indexOf(guards[i]!) < 0) absent |= 1 << i;
+    if (absent !== 0) v = variantOf(c, absent);
+  }
+  const m = v.re.exec(buf);
   if (m === null) return null;
-  if (org.length <= 1) return { m, matched: org, unmatched: NO_LINES };
+  if (org.length <= 1) return { m, v, matched: org, unmatched: NO_LINES };
   const start = m.index;
   const end = start + m[0].length;
   const ls = buf.lastIndexOf("\n", start) + 1;
@@ -325,8 +364,8 @@ function search(c: Compiled, buf: string, org: BufLine[]): Search | null {
   if (c.skipLines.length) {
     let skipped = "";
     for (let i = 0; i < c.skipLines.length; i++) {
-      const v = c.skipIdx === null ? m.groups![c.skipLines[i]!] : numberedGroup(m, c.skipIdx[i]!);
-      if (v !== undefined) skipped += v;
+      const g = v.skipIdx === null ? m.groups![c.skipLines[i]!] : numberedGroup(m, v.skipIdx[i]!);
+      if (g !== undefined) skipped += g;
     }
     // Python's splitlines(): no empty last element.
     const lines = skipped === "" ? [] : skipped.replace(/\n$/, "").split("\n");
@@ -342,7 +381,7 @@ function search(c: Compiled, buf: string, org: BufLine[]): Search | null {
     }
   }
   for (let i = n2; i < org.length; i++) unmatched.push(org[i]!);
-  return { m, matched, unmatched };
+  return { m, v, matched, unmatched };
 }
 
 function joinBuf(lines: BufLine[]): string {
@@ -523,7 +562,7 @@ export class Filter {
       const m = precheck(pc, buf) ? pc.contentTail.exec(buf) : null;
       if (m === null) return done();
       const end = m.index + m[0].length;
-      pre = groupsOf(pc, m, buf.slice(end, buf.length - 1));
+      pre = groupsOf(pc, m, pc, buf.slice(end, buf.length - 1));
       const repl = pre.content as string | undefined;
       pre.content = undefined;
       if (repl) {
@@ -533,7 +572,7 @@ export class Filter {
     } else if (pc !== null) {
       const ps = search(pc, buf, org);
       if (ps === null) return done();
-      pre = groupsOf(pc, ps.m);
+      pre = groupsOf(pc, ps.m, ps.v);
       const repl = pre.content as string | undefined;
       pre.content = undefined;
       if (repl) {
@@ -557,7 +596,7 @@ export class Filter {
       }
       const s = search(fr, buf, org);
       if (s === null) continue;
-      let fail = groupsOf(fr, s.m);
+      let fail = groupsOf(fr, s.m, s.v);
       if (this.#ignore.length && this.#ignoreMatch(buf, org, s)) {
         ignored = true;
         buf = null;

@@ -47,7 +47,27 @@ export interface TranslatedRegex {
    * the pattern has back-references. `groups` lists the group numbers of each
    * JavaScript group name, in order; at most one of them takes part in a match.
    */
-  numbered: { source: string; groups: Record<string, number[]> } | null;
+  numbered: NumberedRegex | null;
+  /**
+   * Literals that decide whether some alternatives can match at all (only
+   * with {@link TranslatedRegex.numbered}); empty when there are none.
+   */
+  guards: string[];
+  /**
+   * The numbered pattern without the alternatives that need the guards
+   * whose bits are set in `absent` (bit i: `guards[i]` is not in the input).
+   * On an input lacking those texts it finds exactly what the full pattern
+   * finds, with the same groups.
+   */
+  pruned: ((absent: number) => NumberedRegex) | null;
+}
+
+/** A pattern printed with numbered groups. */
+export interface NumberedRegex {
+  /** JavaScript pattern source. */
+  source: string;
+  /** Group numbers of each JavaScript group name, in order; at most one takes part in a match. */
+  groups: Record<string, number[]>;
 }
 
 /** Options of {@link translatePythonRegex}. */
@@ -818,6 +838,13 @@ function expandCond(
 /** The longest run of literal text every match of `n` must contain, or "". */
 function requiredLiteral(n: Node): string {
   let best = "";
+  for (const run of requiredRuns(n)) if (run.length > best.length) best = run;
+  return best;
+}
+
+/** Runs of literal text every match of `n` must contain (not looking into alternations). */
+function requiredRuns(n: Node): string[] {
+  const runs: string[] = [];
   const walk = (seq: Node) => {
     let run = "";
     const items = seq.t === "seq" ? seq.items : [seq];
@@ -826,15 +853,98 @@ function requiredLiteral(n: Node): string {
         run += x.lit;
         continue;
       }
-      if (run.length > best.length) best = run;
+      if (run !== "") runs.push(run);
       run = "";
       if (x.t === "group" && (x.kind === "cap" || x.kind === "noncap")) walk(x.body);
       else if (x.t === "quant" && x.min >= 1) walk(x.body);
     }
-    if (run.length > best.length) best = run;
+    if (run !== "") runs.push(run);
   };
   walk(n);
-  return best;
+  return runs;
+}
+
+// ---- pruning alternatives by absent text ----------------------------------
+
+/** Most guard literals per regex (each costs an `indexOf` per buffer). */
+const MAX_GUARDS = 2;
+
+/**
+ * Guard literals: for alternatives of an alternation that need some text
+ * their siblings do not all need, that text. A branch whose guard is absent
+ * from the input can match nowhere in it, so dropping it leaves the search
+ * (order of attempts, result, groups) as it was, only without the dead
+ * attempts: fail2ban's sshd `Failed …` regex spends most of its time
+ * backtracking through branches that need `": "`.
+ */
+function guardLiterals(tree: Node): string[] {
+  const uses = new Map<string, number>();
+  const visit = (n: Node): void => {
+    switch (n.t) {
+      case "seq":
+        n.items.forEach(visit);
+        return;
+      case "alt": {
+        const runs = n.branches.map((b) => new Set(requiredRuns(b)));
+        runs.forEach((own, i) => {
+          let best = "";
+          for (const r of own) {
+            if (r.length < 2 || r.length <= best.length) continue;
+            if (runs.every((other, j) => j === i || !other.has(r))) best = r;
+          }
+          // weighed by the size of the branch it removes: a big branch is a long dead search
+          if (best !== "") uses.set(best, (uses.get(best) ?? 0) + treeSize(n.branches[i]!));
+        });
+        n.branches.forEach(visit);
+        return;
+      }
+      case "group":
+      case "quant":
+        visit(n.body);
+        return;
+      default:
+        return;
+    }
+  };
+  visit(tree);
+  return [...uses].sort((a, b) => b[1] - a[1] || b[0].length - a[0].length)
+    .slice(0, MAX_GUARDS).map(([lit]) => lit);
+}
+
+function treeSize(n: Node): number {
+  switch (n.t) {
+    case "seq":
+      return n.items.reduce((a, x) => a + treeSize(x), 1);
+    case "alt":
+      return n.branches.reduce((a, x) => a + treeSize(x), 1);
+    case "group":
+    case "quant":
+      return 1 + treeSize(n.body);
+    default:
+      return 1;
+  }
+}
+
+/** The tree without the alternatives that need an absent guard (an alternation keeps at least one). */
+function pruneAbsent(n: Node, absent: string[]): Node {
+  switch (n.t) {
+    case "seq":
+      return { t: "seq", items: n.items.map((x) => pruneAbsent(x, absent)) };
+    case "alt": {
+      const kept = n.branches.filter((b) => {
+        const runs = requiredRuns(b);
+        return !absent.some((lit) => runs.includes(lit));
+      });
+      const branches = (kept.length > 0 ? kept : n.branches).map((b) => pruneAbsent(b, absent));
+      return branches.length === 1 ? branches[0]! : { t: "alt", branches };
+    }
+    case "group":
+      return { ...n, body: pruneAbsent(n.body, absent) };
+    case "quant":
+      return { ...n, body: pruneAbsent(n.body, absent) };
+    default:
+      return n;
+  }
 }
 
 // ---- printing -------------------------------------------------------------
@@ -966,18 +1076,24 @@ function translate(
     const f = firstSet(tree, mode);
     if (!f.nullable) firstChars = { ascii: f.ascii, nonAscii: f.nonAscii };
   }
-  let numbered: TranslatedRegex["numbered"] = null;
-  if (p.referenced.size === 0) {
+  const printNumbered = (t: Node): NumberedRegex | null => {
     const groups: Record<string, number[]> = {};
     let count = 0;
-    const src = print(tree, (num) => byNum.get(num) ?? null, (name) => {
+    const src = print(t, (num) => byNum.get(num) ?? null, (name) => {
       (groups[name] ??= []).push(++count);
     });
     // the group count V8 sees must be ours, or the numbers would be off
-    if (new RegExp(`${src}|`, flags).exec("")!.length === count + 1) {
-      numbered = { source: src, groups };
-    }
-  }
+    return new RegExp(`${src}|`, flags).exec("")!.length === count + 1
+      ? { source: src, groups }
+      : null;
+  };
+  const numbered = p.referenced.size === 0 ? printNumbered(tree) : null;
+  const guards = numbered === null ? [] : guardLiterals(tree);
+  const full = tree;
+  const pruned = guards.length === 0 ? null : (absent: number): NumberedRegex => {
+    const lits = guards.filter((_, i) => (absent & (1 << i)) !== 0);
+    return printNumbered(pruneAbsent(full, lits)) ?? numbered!;
+  };
   return {
     source,
     flags,
@@ -986,6 +1102,8 @@ function translate(
     required: requiredLiteral(tree),
     firstChars,
     numbered,
+    guards,
+    pruned,
   };
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { translatePythonRegex } from "./python_regex.ts";
+import { type NumberedRegex, translatePythonRegex } from "./python_regex.ts";
 
 function re(p: string, multiline = false): RegExp {
   const t = translatePythonRegex(p, "test", { multiline });
@@ -86,4 +86,41 @@ Deno.test("translatePythonRegex finds a required literal and first characters", 
   assert.equal(t.firstChars?.ascii["f".charCodeAt(0)], 0);
   assert.equal(translatePythonRegex("(?i)^Failed").required, "");
   assert.equal(translatePythonRegex("Failed").firstChars, null);
+});
+
+Deno.test("numbered and pruned forms find what the named pattern finds", () => {
+  // sshd's conditional failregex, shortened: the branches needing ": " die on lines without it
+  const p =
+    "^Failed \\S+ for (?P<inv>invalid user )?(?P<user>(?P<cu>\\S+)|(?(inv)(?:(?! from ).)*?|[^:]+)) from (?P<ip>[\\d.]+)(?: port \\d+)?(?(cu): |(?:(?! from ).)*$)";
+  const t = translatePythonRegex(p, "test");
+  assert.ok(t.numbered !== null && t.pruned !== null);
+  assert.ok(t.guards.includes(": "));
+  const named = new RegExp(t.source, t.flags);
+  const value = (m: RegExpExecArray, nums: number[] | undefined) => {
+    for (const n of nums ?? []) if (m[n] !== undefined) return m[n];
+    return undefined;
+  };
+  const lines = [
+    "Failed password for invalid user bob from 192.0.2.1 port 22 ssh2\n",
+    "Failed password for root from 192.0.2.1 port 22 ssh2\n",
+    "Failed publickey for root from 192.0.2.1 port 22 ssh2: RSA x\n",
+    "Failed password for invalid user a b from 192.0.2.1 port 22\n",
+    "Failed none for from from 192.0.2.1\n",
+  ];
+  for (const line of lines) {
+    let absent = 0;
+    t.guards.forEach((g, i) => {
+      if (!line.includes(g)) absent |= 1 << i;
+    });
+    const forms: NumberedRegex[] = [t.numbered!, t.pruned!(absent)];
+    const want = named.exec(line);
+    for (const f of forms) {
+      const m: RegExpExecArray | null = new RegExp(f.source, t.flags).exec(line);
+      assert.equal(m?.[0], want?.[0], line);
+      if (m === null || want === null) continue;
+      for (const name of ["inv", "user", "cu", "ip"]) {
+        assert.equal(value(m, f.groups[name]), want.groups?.[name], `${name} in ${line}`);
+      }
+    }
+  }
 });
