@@ -68,3 +68,29 @@ Deno.test("resolveSocketPath: -s, else the configuration, else the default", asy
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("parseClientArgs: -d, --dp, -i, --json, --pname, --async", () => {
+  const d = parseClientArgs(["-d"]);
+  assert.equal(d.dump, 1);
+  assert.equal(d.action, "command");
+  assert.equal(parseClientArgs(["--dp"]).dump, 2);
+  assert.equal(parseClientArgs(["--dump-pretty"]).dump, 2);
+  const dt = parseClientArgs(["-dt"]);
+  assert.equal(dt.dump, 1);
+  assert.equal(dt.action, "test");
+  const i = parseClientArgs(["-i", "status"]);
+  assert.equal(i.interactive, true);
+  assert.deepEqual(i.command, ["status"]);
+  assert.equal(parseClientArgs(["--json", "banned"]).json, true);
+  const p = parseClientArgs(["--pname", "fail2ban-server", "--async", "ping"]);
+  assert.equal(p.pname, "fail2ban-server");
+  assert.deepEqual(p.command, ["ping"]);
+});
+
+Deno.test("parseClientArgs: the first of -h, -V, --str2sec wins, as in fail2ban-client", () => {
+  assert.equal(parseClientArgs(["-V", "-h"]).action, "version-short");
+  const s = parseClientArgs(["--str2sec", "1h", "--str2sec", "2h", "-h"]);
+  assert.equal(s.action, "str2sec");
+  assert.equal(s.str2sec, "1h");
+  assert.equal(parseClientArgs(["-t", "-h"]).action, "help");
+});

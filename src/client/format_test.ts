@@ -101,3 +101,31 @@ Deno.test("formatError prints the server's message", () => {
     "Sorry but the jail 'x' does not exist",
   );
 });
+
+Deno.test("status --all prints each jail's status block", () => {
+  const rows = (banned: number) => [
+    ["Filter", [["Currently failed", 0], ["Total failed", 1], ["File list", ["/var/log/x"]]]],
+    ["Actions", [["Currently banned", banned], ["Total banned", banned]]],
+  ];
+  assert.equal(
+    formatReply(["status", "--all", "short"], [{ a: rows(1) }, { b: rows(0) }]),
+    [
+      "Status for the jail: a",
+      "|- Filter",
+      "|  |- Currently failed:\t0",
+      "|  |- Total failed:\t1",
+      "|  `- File list:\t/var/log/x",
+      "`- Actions",
+      "   |- Currently banned:\t1",
+      "   `- Total banned:\t1",
+      "Status for the jail: b",
+      "|- Filter",
+      "|  |- Currently failed:\t0",
+      "|  |- Total failed:\t1",
+      "|  `- File list:\t/var/log/x",
+      "`- Actions",
+      "   |- Currently banned:\t0",
+      "   `- Total banned:\t0",
+    ].join("\n"),
+  );
+});
