@@ -1,7 +1,8 @@
 /**
  * The filter engine: fail2ban filters (Python regexes with fail2ban's tags)
- * compiled for JavaScript and applied to log lines, plus the date detector
- * and the failJSON sample reader.
+ * compiled for JavaScript and applied to log lines ({@link Filter}), the date
+ * detector that finds and parses each line's time ({@link DateDetector}), and
+ * the failJSON sample reader.
  *
  * @module
  */
@@ -15,6 +16,7 @@ export {
 } from "./python_regex.ts";
 export { expandTags, FAILURE_ID_GROUPS, FAILURE_ID_PRESENT, localizeFlags } from "./filter_tags.ts";
 export { type DateDetectorLike, Filter, type FilterOptions } from "./filter.ts";
+export { DateDetector, type DateDetectorOptions, type TemplateHits } from "./date_detector.ts";
 export {
   evalCondition,
   type FailExpectation,
