@@ -43,6 +43,8 @@ interface Compiled {
   /** Possible first characters (ASCII bitmap) of an anchored regex, or null. */
   first: Uint8Array | null;
   firstNonAscii: boolean;
+  /** Texts of which every match contains one; empty if unknown. */
+  requiredAny: string[];
   /** JS group name → fail2ban name, for every named group kept in the data. */
   names: [string, string][];
   skipLines: string[];
@@ -256,6 +258,7 @@ function compile(src: RegexSource, useDns: string, multiline: boolean): Compiled
     pruned: new Map(),
     makePruned: t.pruned,
     required: t.required,
+    requiredAny: t.requiredAny,
     first: t.firstChars?.ascii ?? null,
     firstNonAscii: t.firstChars?.nonAscii ?? true,
     names,
@@ -318,6 +321,26 @@ interface Search {
   v: Variant;
   matched: BufLine[];
   unmatched: BufLine[];
+}
+
+/**
+ * One regex finding any text some failregex requires, or null when a
+ * failregex requires none (or one with a newline, which a single line cannot
+ * hold but the joined buffer can). Texts containing another are dropped.
+ */
+function literalPrefilter(list: Compiled[]): RegExp | null {
+  const all = new Set<string>();
+  for (const c of list) {
+    if (c.requiredAny.length === 0) return null;
+    for (const t of c.requiredAny) {
+      if (t.includes("\n")) return null;
+      all.add(t);
+    }
+  }
+  const texts = [...all].sort((a, b) => a.length - b.length);
+  const kept: string[] = [];
+  for (const t of texts) if (!kept.some((k) => t.includes(k))) kept.push(t);
+  return new RegExp(kept.map((t) => t.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&")).join("|"));
 }
 
 /** Which regexes may match a buffer starting with each char code (see `Filter.#firstMask`). */
@@ -422,6 +445,13 @@ export class Filter {
    * failregex i may start with it; null with more than 32 failregexes.
    */
   readonly #firstMask: Uint32Array | null;
+  /**
+   * A regex of the texts failregexes require (every failregex needs one of
+   * them); null when some failregex needs none, with multi-line buffers, or
+   * when a required text holds a newline.
+   */
+  readonly #prefilter: RegExp | null;
+  #prefMatched: boolean | null = null;
   #buffer: BufLine[] = [];
   #outIgnored = false;
   #outMatched: number[] = EMPTY as number[];
@@ -446,6 +476,7 @@ export class Filter {
     this.#fail = spec.failregex.map((r) => compile(r, useDns, multi));
     this.#ignore = spec.ignoreregex.map((r) => compile(r, useDns, false));
     this.#firstMask = this.#fail.length > 32 ? null : firstCharMask(this.#fail);
+    this.#prefilter = this.#maxLines === 1 ? literalPrefilter(this.#fail) : null;
     for (const c of this.#fail) {
       if (!hasIdGroup(c) && !(this.#pref && hasIdGroup(this.#pref))) {
         throw new SyntaxError(
@@ -458,6 +489,15 @@ export class Filter {
   /** Number of failregexes (for per-regex statistics). */
   get failRegexCount(): number {
     return this.#fail.length;
+  }
+
+  /**
+   * Whether the prefregex matched the last line: null when the filter has no
+   * prefregex or did not try it (an ignoreregex matched first, or the line
+   * holds none of the texts the failregexes need, so no failure was possible).
+   */
+  get prefRegexMatched(): boolean | null {
+    return this.#prefMatched;
   }
 
   /** Number of ignoreregexes. */
@@ -475,6 +515,8 @@ export class Filter {
   processLine(line: string, now: number, time?: number): LineResult {
     if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
     let text = line;
+    // text the literal prefilter looks at: the line, unless the date was cut from its middle
+    let subject = line;
     let date: number | null = null;
     let dateTemplate: string | null = null;
     let noDate = false;
@@ -486,7 +528,8 @@ export class Filter {
       if (dm !== null) {
         dateTemplate = dm.template;
         if (dm.end > dm.start) {
-          text = dm.start === 0 ? line.slice(dm.end) : line.slice(0, dm.start) + line.slice(dm.end);
+          if (dm.start === 0) text = line.slice(dm.end);
+          else text = subject = line.slice(0, dm.start) + line.slice(dm.end);
           date = dm.time;
           this.#lastDate = date;
         } else if (this.#lastDate !== null && this.#lastDate > now - 60) {
@@ -500,7 +543,7 @@ export class Filter {
         if (this.#lastDate !== null && this.#lastDate > now - 60) date = this.#lastDate;
       }
     }
-    const failures = this.#findFailure({ text, full: line }, date, noDate, now);
+    const failures = this.#findFailure({ text, full: line }, date, noDate, now, subject);
     return {
       time: noDate ? null : date,
       dateTemplate,
@@ -529,6 +572,7 @@ export class Filter {
     date: number | null,
     noDate: boolean,
     now: number,
+    subject: string,
   ): FailureMatch[] {
     let list: FailureMatch[] = EMPTY as unknown as FailureMatch[];
     let matched = EMPTY as number[];
@@ -542,6 +586,7 @@ export class Filter {
     } else {
       org = this.#buffer = [tl];
     }
+    this.#prefMatched = null;
     let buf: string | null = joinBuf(org);
     const done = () => {
       this.#outIgnored = ignored;
@@ -555,11 +600,14 @@ export class Filter {
         return done();
       }
     }
+    // no failregex can match without one of its required texts: skip the regexes
+    if (this.#prefilter !== null && !this.#prefilter.test(subject)) return done();
     let pre: Groups | null = null;
     const pc = this.#pref;
     if (pc !== null && pc.contentTail !== null && org.length === 1 && tl.text.indexOf("\n") < 0) {
       // buf is tl.text + "\n": the content runs from the match end to the final newline
       const m = precheck(pc, buf) ? pc.contentTail.exec(buf) : null;
+      this.#prefMatched = m !== null;
       if (m === null) return done();
       const end = m.index + m[0].length;
       pre = groupsOf(pc, m, pc, buf.slice(end, buf.length - 1));
@@ -571,6 +619,7 @@ export class Filter {
       }
     } else if (pc !== null) {
       const ps = search(pc, buf, org);
+      this.#prefMatched = ps !== null;
       if (ps === null) return done();
       pre = groupsOf(pc, ps.m, ps.v);
       const repl = pre.content as string | undefined;

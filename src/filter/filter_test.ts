@@ -113,3 +113,36 @@ Deno.test("Filter uses the given time for journal lines and rejects a failregex 
     (e: unknown) => e instanceof SyntaxError && /"demo"/.test(e.message),
   );
 });
+
+Deno.test("Filter skips the regexes of a line holding no text a failregex needs", () => {
+  const f = new Filter(
+    spec({
+      prefregex: {
+        pattern: "^\\s*<F-MLFID>\\S+ sshd: </F-MLFID><F-CONTENT>.+</F-CONTENT>$",
+        origin: "p",
+      },
+      failregex: rx("^(?:Failed|Invalid) \\S+ from <HOST>$", "^Bad (?:a|b)c from <HOST>$"),
+    }),
+    { dateDetector: fakeDates },
+  );
+  const no = f.processLine("T100 host sshd: session opened for root", 200);
+  assert.deepEqual([no.failures, no.matchedRegexes, f.prefRegexMatched], [[], [], null]);
+  const near = f.processLine("T100 host sshd: Failed to open", 200);
+  assert.deepEqual([near.failures, f.prefRegexMatched], [[], true]);
+  const hit = f.processLine("T100 host sshd: Bad bc from 192.0.2.7", 200);
+  assert.deepEqual([hit.failures[0]?.fid, hit.failures[0]?.lines, f.prefRegexMatched], [
+    "192.0.2.7",
+    ["T100 host sshd: Bad bc from 192.0.2.7"],
+    true,
+  ]);
+  // a required text across the cut date is not seen: the check runs on the text without it
+  const cut = new Filter(spec({ failregex: rx("ab <HOST>") }), {
+    dateDetector: {
+      match: (line) => {
+        const i = line.indexOf("T1");
+        return i < 0 ? null : { time: 1, start: i, end: i + 2, template: "T" };
+      },
+    },
+  });
+  assert.equal(cut.processLine("x aT1b 192.0.2.8", 5).failures[0]?.fid, "192.0.2.8");
+});

@@ -39,6 +39,11 @@ export interface TranslatedRegex {
   synthetic: string[];
   /** Text every match contains (case-sensitive), for a cheap `indexOf` pre-check; "" if none. */
   required: string;
+  /**
+   * Texts of which every match contains at least one (case-sensitive), for a
+   * cheap pre-check of many regexes at once; empty if none is known.
+   */
+  requiredAny: string[];
   /** For a pattern anchored at the input start and never empty: its possible first characters. */
   firstChars: FirstChars | null;
   /**
@@ -864,6 +869,102 @@ function requiredRuns(n: Node): string[] {
   return runs;
 }
 
+/** Most strings in a set of alternatives worth keeping. */
+const MAX_ANY = 16;
+
+/** The finite set of texts `n` matches, when it is a small one made of literals; else null. */
+function exactSet(n: Node): string[] | null {
+  switch (n.t) {
+    case "raw":
+      return n.lit !== undefined ? [n.lit] : null;
+    case "seq": {
+      let cur = [""];
+      for (const x of n.items) {
+        const s = exactSet(x);
+        if (s === null) return null;
+        cur = cross(cur, s);
+        if (cur.length > MAX_ANY) return null;
+      }
+      return cur;
+    }
+    case "alt": {
+      const out: string[] = [];
+      for (const b of n.branches) {
+        const s = exactSet(b);
+        if (s === null) return null;
+        out.push(...s);
+      }
+      return out.length > MAX_ANY ? null : out;
+    }
+    case "group":
+      return n.kind === "cap" || n.kind === "noncap" ? exactSet(n.body) : null;
+    default:
+      return null;
+  }
+}
+
+function cross(a: string[], b: string[]): string[] {
+  const out: string[] = [];
+  for (const x of a) for (const y of b) out.push(x + y);
+  return out;
+}
+
+/** Better set of alternatives: longer shortest text, then fewer texts. */
+function betterAny(a: string[], b: string[] | null): boolean {
+  if (b === null) return true;
+  const la = Math.min(...a.map((x) => x.length)), lb = Math.min(...b.map((x) => x.length));
+  return la !== lb ? la > lb : a.length < b.length;
+}
+
+/** Texts of which every match of `n` contains one, or null when nothing is known. */
+function requiredAny(n: Node): string[] | null {
+  let best: string[] | null = null;
+  const consider = (s: string[] | null) => {
+    if (s !== null && s.length > 0 && s.every((x) => x !== "") && betterAny(s, best)) best = s;
+  };
+  switch (n.t) {
+    case "raw":
+      return n.lit !== undefined ? [n.lit] : null;
+    case "seq": {
+      // runs of items with a finite literal language, expanded (`(?:a|b)c` needs "ac" or "bc")
+      let cur: string[] | null = null;
+      for (const x of n.items) {
+        const s = exactSet(x);
+        if (s !== null) {
+          const next: string[] = cur === null ? s : cross(cur, s);
+          if (next.length <= MAX_ANY) {
+            cur = next;
+            continue;
+          }
+          consider(cur);
+          cur = s;
+          continue;
+        }
+        consider(cur);
+        cur = null;
+        consider(requiredAny(x));
+      }
+      consider(cur);
+      return best;
+    }
+    case "alt": {
+      const out: string[] = [];
+      for (const b of n.branches) {
+        const s = requiredAny(b);
+        if (s === null) return null;
+        out.push(...s);
+      }
+      return out.length > MAX_ANY ? null : out;
+    }
+    case "group":
+      return n.kind === "cap" || n.kind === "noncap" ? requiredAny(n.body) : null;
+    case "quant":
+      return n.min >= 1 ? requiredAny(n.body) : null;
+    default:
+      return null;
+  }
+}
+
 // ---- pruning alternatives by absent text ----------------------------------
 
 /** Most guard literals per regex (each costs an `indexOf` per buffer). */
@@ -1100,6 +1201,7 @@ function translate(
     renamed,
     synthetic,
     required: requiredLiteral(tree),
+    requiredAny: requiredAny(tree) ?? [],
     firstChars,
     numbered,
     guards,
