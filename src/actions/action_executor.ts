@@ -117,7 +117,32 @@ async function defaultResolveHost(ip: string): Promise<string> {
   }
 }
 
-/** Runs action commands for every jail through one serialized queue. */
+/**
+ * Runs action commands for every jail through one serialized queue.
+ *
+ * @example Log-derived values reach the shell only as environment variables
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ActionExecutor } from "./action_executor.ts";
+ * import { FakeCommandRunner } from "./command_runner.ts";
+ * import { NULL_LOGGER } from "../log/types.ts";
+ * import { ManualClock } from "../util/clock.ts";
+ *
+ * const runner = new FakeCommandRunner();
+ * const clock = new ManualClock(1_700_000_000);
+ * const executor = new ActionExecutor({ runner, logger: NULL_LOGGER, clock });
+ * await executor.startJail("sshd", [{
+ *   name: "demo", kind: "demo", file: null, timeout: 60, properties: {}, familyProperties: {},
+ *   commands: { actionstart: "demo-start", actionban: "demo-ban <ip> <F-USER>" },
+ * }]);
+ * await executor.ban({
+ *   jail: "sshd", fid: "192.0.2.7", family: "inet4", time: clock.now(), banTime: 600,
+ *   banCount: 0, failures: 3, matches: [], data: { user: "x; rm -rf /" },
+ * });
+ * assert.deepEqual(runner.commands(), ["demo-start", `demo-ban 192.0.2.7 "\${F2B_F_USER}"`]);
+ * assert.equal(runner.calls[1]?.env.F2B_F_USER, "x; rm -rf /");
+ * ```
+ */
 export class ActionExecutor {
   readonly #runner: CommandRunner;
   readonly #logger: Logger;

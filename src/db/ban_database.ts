@@ -160,6 +160,24 @@ export class BanDatabase {
    * Opens (or creates) the database at `path` (`:memory:` for none on disk).
    * Never throws: a bad file is moved aside and replaced, and when no file can
    * be used the database lives in memory; both are logged as ERROR.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { BanDatabase } from "./ban_database.ts";
+   * import { NULL_LOGGER } from "../log/types.ts";
+   * import { ManualClock } from "../util/clock.ts";
+   *
+   * const clock = new ManualClock(1_700_000_000);
+   * const db = BanDatabase.open(":memory:", { logger: NULL_LOGGER, clock });
+   * db.addBan({
+   *   jail: "sshd", fid: "192.0.2.7", family: "inet4", time: clock.now(), banTime: 600,
+   *   banCount: 0, failures: 3, matches: [], data: {},
+   * });
+   * assert.deepEqual(db.currentBans(clock.now()).map((t) => t.fid), ["192.0.2.7"]);
+   * assert.equal(db.banHistory("192.0.2.7", "sshd").banCount, 1);
+   * db.close();
+   * ```
    */
   static open(path: string, options: BanDatabaseOptions): BanDatabase {
     const { logger } = options;

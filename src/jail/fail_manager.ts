@@ -100,7 +100,22 @@ function fidOf(key: string | number): string {
   return `${w >>> 24}.${(w >>> 16) & 0xff}.${(w >>> 8) & 0xff}.${w & 0xff}`;
 }
 
-/** Failure counting for one jail. */
+/**
+ * Failure counting for one jail.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FailManager } from "./fail_manager.ts";
+ *
+ * const fails = new FailManager({ maxRetry: 3, findTime: 600, maxMatches: 3 });
+ * assert.equal(fails.addFailure("192.0.2.7", 1000, ["line 1"], {}), null);
+ * assert.equal(fails.addFailure("192.0.2.7", 1100, ["line 2"], {}), null);
+ * const ticket = fails.addFailure("192.0.2.7", 1200, ["line 3"], {});
+ * assert.equal(ticket?.failures, 3);
+ * assert.deepEqual(ticket?.matches, ["line 1", "line 2", "line 3"]);
+ * ```
+ */
 export class FailManager {
   #maxRetry: number;
   #findTime: number;

@@ -66,7 +66,19 @@ export function interfaceAddresses(): string[] {
   }
 }
 
-/** The ignore rules of one jail. */
+/**
+ * The ignore rules of one jail.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { IgnoreList } from "./ignore_list.ts";
+ *
+ * const ignore = new IgnoreList({ ignoreip: ["127.0.0.1/8", "192.0.2.0/24"], ignoreself: false });
+ * assert.equal(ignore.ignoredBy("192.0.2.9"), "ip");
+ * assert.equal(ignore.isIgnored("198.51.100.1"), false);
+ * ```
+ */
 export class IgnoreList {
   readonly #entries = new Map<string, Entry>();
   readonly #singles = new Set<string>();
