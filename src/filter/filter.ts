@@ -588,27 +588,24 @@ export class Filter {
     }
     this.#prefMatched = null;
     let buf: string | null = joinBuf(org);
-    const done = () => {
-      this.#outIgnored = ignored;
-      this.#outMatched = matched;
-      return list;
-    };
 
     if (this.#ignore.length && this.#ignore.length < this.#fail.length - 2) {
       if (this.#ignoreMatch(buf, org, null)) {
         ignored = true;
-        return done();
+        return this.#done(list, matched, ignored);
       }
     }
     // no failregex can match without one of its required texts: skip the regexes
-    if (this.#prefilter !== null && !this.#prefilter.test(subject)) return done();
+    if (this.#prefilter !== null && !this.#prefilter.test(subject)) {
+      return this.#done(list, matched, ignored);
+    }
     let pre: Groups | null = null;
     const pc = this.#pref;
     if (pc !== null && pc.contentTail !== null && org.length === 1 && tl.text.indexOf("\n") < 0) {
       // buf is tl.text + "\n": the content runs from the match end to the final newline
       const m = precheck(pc, buf) ? pc.contentTail.exec(buf) : null;
       this.#prefMatched = m !== null;
-      if (m === null) return done();
+      if (m === null) return this.#done(list, matched, ignored);
       const end = m.index + m[0].length;
       pre = groupsOf(pc, m, pc, buf.slice(end, buf.length - 1));
       const repl = pre.content as string | undefined;
@@ -620,7 +617,7 @@ export class Filter {
     } else if (pc !== null) {
       const ps = search(pc, buf, org);
       this.#prefMatched = ps !== null;
-      if (ps === null) return done();
+      if (ps === null) return this.#done(list, matched, ignored);
       pre = groupsOf(pc, ps.m, ps.v);
       const repl = pre.content as string | undefined;
       pre.content = undefined;
@@ -663,7 +660,7 @@ export class Filter {
       const mlfid = fail.mlfid as string | undefined;
       if (mlfid !== undefined) {
         fail = this.#mergeFailure(mlfid, fail, s, date, now);
-        if (fail.nofail && !this.#checkAll) return done();
+        if (fail.nofail && !this.#checkAll) return this.#done(list, matched, ignored);
       } else {
         fail.matches = [...((fail.matches as BufLine[] | undefined) ?? []), ...s.matched];
       }
@@ -675,7 +672,7 @@ export class Filter {
       } else if (id === undefined) id = host;
       if (id === undefined) {
         fail.mlfpending = 1;
-        if (!this.#checkAll) return done();
+        if (!this.#checkAll) return this.#done(list, matched, ignored);
         if (!this.#keepNoFail) continue;
       }
       if (fail.nofail && !this.#keepNoFail) continue;
@@ -684,7 +681,14 @@ export class Filter {
       if (!this.#checkAll) break;
     }
     if (!this.#checkAll && list.length > 1) list = list.slice(0, 1);
-    return done();
+    return this.#done(list, matched, ignored);
+  }
+
+  /** Records a line's ignore flag and matched regexes (read by `processLine`) and returns its failures. */
+  #done(list: FailureMatch[], matched: number[], ignored: boolean): FailureMatch[] {
+    this.#outIgnored = ignored;
+    this.#outMatched = matched;
+    return list;
   }
 
   #toFailure(
