@@ -10,6 +10,7 @@ import type {
   LogPosition,
   ToWorker,
 } from "../src/ipc/messages.ts";
+import { LineProgress } from "../src/jail/line_progress.ts";
 import { MemoryLogger } from "../src/log/types.ts";
 import { ManualClock } from "../src/util/clock.ts";
 
@@ -418,6 +419,60 @@ Deno.test("Supervisor restarts a worker that stops answering, skipping the unrea
         assert.deepEqual(start.positions, [{ path: log, offset: 6, firstLineHash: "x" }]);
       }
       assert.ok(t.logger.messages("ERROR").some((m) => m.includes("did not answer")));
+    } finally {
+      await t.daemon.stop();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Supervisor skips exactly the line a stuck worker published, resuming at its chunk", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const log = `${dir}/a.log`;
+    await Deno.writeTextFile(log, "first\nsecond\nstuck line\nafter\n");
+    const t = setup([jail("a", { logpath: [log] })], {
+      heartbeatInterval: 5,
+      heartbeatTimeout: 30,
+      restartBackoff: 1,
+    });
+    try {
+      await t.daemon.start();
+      const start0 = t.worker("a").posted[0];
+      assert.equal(start0?.type, "start");
+      if (start0?.type !== "start") return;
+      assert.ok(start0.progress instanceof SharedArrayBuffer);
+      // The worker reported the chunk start, then hung on "stuck line" (ending at 25) after
+      // processing two lines of the same chunk.
+      t.worker("a").emit({
+        type: "positions",
+        jail: "a",
+        positions: [{ path: log, offset: 0, firstLineHash: "x" }],
+      });
+      const progress = new LineProgress(start0.progress!);
+      progress.begin(log, 6);
+      progress.done();
+      progress.begin(log, 13);
+      progress.done();
+      progress.begin(log, 25);
+      for (let i = 0; i < 200 && t.workers.length < 2; i++) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal(t.workers.length >= 2, true);
+      const start = t.workers[1]!.posted[0];
+      assert.equal(start?.type, "start");
+      if (start?.type === "start") {
+        assert.deepEqual(start.skipLineAt, { path: log, offset: 0, firstLineHash: "x" });
+        assert.equal(start.skipLineEnd, 25);
+        // A fresh record for the new worker.
+        assert.notEqual(start.progress, start0.progress);
+      }
+      assert.ok(
+        t.logger.messages("ERROR").some((m) =>
+          m.includes(`skipping the line ending at offset 25 of ${log}`)
+        ),
+      );
     } finally {
       await t.daemon.stop();
     }

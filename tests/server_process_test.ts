@@ -452,6 +452,37 @@ Deno.test("server restarts a jail worker stuck on a hostile line and skips that 
   });
 });
 
+Deno.test("server skips exactly the line a worker hung on; its neighbours in the same write count", async () => {
+  await withDir(async (dir) => {
+    await writeConfig(dir, [{ name: "stuck", action: "record", filter: "hangs" }]);
+    const server = new Server(dir, ["--heartbeat-timeout", "1"]);
+    try {
+      await server.ready(["stuck"]);
+      const log = `${dir}/stuck.log`;
+      const before = (await Deno.stat(log)).size;
+      // One write, so the three lines are in one chunk: the last position the worker reported
+      // is before the first of them. maxretry is 2: both neighbours must count.
+      const first = fail("192.0.2.20");
+      const hostile = `${stamp()} ${"a".repeat(64)}c b from 192.0.2.99\n`;
+      await append(log, first + hostile + fail("192.0.2.20"));
+      await waitFor(
+        () => read(`${dir}/actions.txt`).includes("ban stuck 192.0.2.20"),
+        "ban from the lines around the hostile one",
+        () => server.log(),
+      );
+      const end = before + new TextEncoder().encode(first + hostile).length;
+      const hangs = server.log().split("\n").filter((l) => l.includes("did not answer"));
+      assert.equal(hangs.length, 1, hangs.join("\n"));
+      assert.match(hangs[0]!, new RegExp(`skipping the line ending at offset ${end} of `));
+      assert.match(server.log(), new RegExp(`Skipped the line of "[^"]+" ending at ${end}`));
+      assert.doesNotMatch(server.log(), /192\.0\.2\.99/);
+      assert.equal(await server.stop(), 0);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 Deno.test("server -t tests a configuration and names what is wrong", async () => {
   await withDir(async (dir) => {
     await writeConfig(dir, [{ name: "web", action: "record" }]);

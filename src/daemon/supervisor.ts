@@ -2,7 +2,10 @@
  * The supervisor: one Web Worker per jail, watched by a heartbeat. A worker
  * that crashes, or that stops answering pings (a regex stuck on a hostile
  * line), is terminated and started again from its last reported positions,
- * skipping the line it was stuck on.
+ * skipping the line it was stuck on. Each worker publishes the line it is
+ * processing in shared memory ({@link LineProgress}), so the skipped line is
+ * exactly the one it hung on, and the lines before it in the same chunk are
+ * read again by the new worker.
  *
  * @module
  */
@@ -10,6 +13,7 @@
 import type { JailSpec } from "../config/types.ts";
 import type { FromWorker, LogPosition, ToWorker } from "../ipc/messages.ts";
 import type { Logger } from "../log/types.ts";
+import { LINE_PROGRESS_BYTES, LineProgress } from "../jail/line_progress.ts";
 
 /** A timer handle. */
 type Timer = ReturnType<typeof setTimeout>;
@@ -69,6 +73,12 @@ export interface SupervisorOptions {
   fileSize?: FileSizer;
 }
 
+/** The line a restarted worker skips: the first at `at`, or the one of that file ending at `end`. */
+interface Skip {
+  at: LogPosition;
+  end?: number;
+}
+
 interface Slot {
   spec: JailSpec;
   worker: WorkerHandle | null;
@@ -78,6 +88,8 @@ interface Slot {
   lastPong: number;
   crashes: number;
   restartTimer: Timer | null;
+  /** Where the current worker publishes the line it is processing. */
+  progress: LineProgress | null;
   /** Last skip, to move to another file if the worker hangs again at the same place. */
   lastSkip: LogPosition | null;
   skipTried: Set<string>;
@@ -140,6 +152,7 @@ export class Supervisor {
       lastPong: performance.now(),
       crashes: 0,
       restartTimer: null,
+      progress: null,
       lastSkip: null,
       skipTried: new Set(),
       stopping: false,
@@ -197,7 +210,7 @@ export class Supervisor {
     this.#heartbeat = null;
   }
 
-  #spawn(slot: Slot, skipLineAt: LogPosition | null): void {
+  #spawn(slot: Slot, skip: Skip | null): void {
     const jail = slot.spec.name;
     let worker: WorkerHandle;
     try {
@@ -209,6 +222,8 @@ export class Supervisor {
     }
     slot.worker = worker;
     slot.lastPong = performance.now();
+    const progress = new SharedArrayBuffer(LINE_PROGRESS_BYTES);
+    slot.progress = new LineProgress(progress);
     worker.onmessage = (event) => this.#receive(slot, worker, event.data);
     worker.onerror = (event) => {
       event.preventDefault?.();
@@ -228,18 +243,20 @@ export class Supervisor {
       type: "start",
       spec: slot.spec,
       positions: [...slot.positions.values()],
-      skipLineAt,
+      skipLineAt: skip?.at ?? null,
+      ...(skip?.end !== undefined ? { skipLineEnd: skip.end } : {}),
+      progress,
     });
   }
 
-  #scheduleRestart(slot: Slot, skipLineAt: LogPosition | null): void {
+  #scheduleRestart(slot: Slot, skip: Skip | null): void {
     const delay = Math.min(this.#backoff * 2 ** slot.crashes, this.#maxBackoff);
     slot.crashes++;
     this.restarts++;
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = null;
       if (slot.stopping || this.#slots.get(slot.spec.name) !== slot) return;
-      this.#spawn(slot, skipLineAt);
+      this.#spawn(slot, skip);
     }, delay);
   }
 
@@ -289,14 +306,30 @@ export class Supervisor {
   #restartStuck(slot: Slot, worker: WorkerHandle, now: number): void {
     worker.terminate();
     slot.worker = null;
-    const skip = this.#stuckLine(slot);
+    const line = slot.progress?.current() ?? null;
+    slot.progress = null;
+    let skip: Skip | null = null;
+    let what: string;
+    if (line) {
+      // Exactly the line it hung on. Its file's last position is a line start at or before it
+      // (positions are reported per chunk); without one, resume just after the line.
+      const known = slot.positions.get(line.path);
+      const at = known && known.offset <= line.end
+        ? known
+        : { path: line.path, offset: line.end, firstLineHash: known?.firstLineHash ?? "" };
+      skip = { at, end: line.end };
+      what = `restarting it, skipping the line ending at offset ${line.end} of ${line.path}`;
+    } else {
+      const at = this.#stuckLine(slot);
+      skip = at ? { at } : null;
+      what = at
+        ? `restarting it, skipping the line at offset ${at.offset} of ${at.path}`
+        : "restarting it";
+    }
     const seconds = ((now - slot.lastPong) / 1000).toFixed(1);
     this.#logger.log(
       "ERROR",
-      `[${slot.spec.name}] Jail worker did not answer for ${seconds} s (stuck on a line?); ` +
-        (skip
-          ? `restarting it, skipping the line at offset ${skip.offset} of ${skip.path}`
-          : "restarting it"),
+      `[${slot.spec.name}] Jail worker did not answer for ${seconds} s (stuck on a line?); ${what}`,
     );
     this.#scheduleRestart(slot, skip);
   }

@@ -48,6 +48,16 @@ export type ToWorker =
     positions: LogPosition[];
     /** Resume at these positions but skip the line starting there (after a hang). */
     skipLineAt: LogPosition | null;
+    /**
+     * With `skipLineAt`: skip instead the line of that file that ends at this offset (the line the
+     * previous worker was stuck on, read from its `progress`); lines before it are read again.
+     */
+    skipLineEnd?: number;
+    /**
+     * Shared memory where the worker publishes the line it is processing (a `LineProgress`,
+     * src/jail/line_progress.ts), read by the supervisor when the worker stops answering.
+     */
+    progress?: SharedArrayBuffer;
     /** `backend = systemd`: the journal cursor saved in the database, resumed after. */
     cursor?: string | null;
     /** `backend = systemd`: skip the first entry after `cursor` (it hung the previous worker). */

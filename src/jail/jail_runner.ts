@@ -22,6 +22,7 @@ import {
   type JournalSourceOptions,
   journalTimeText,
 } from "./journal_source.ts";
+import { LineProgress } from "./line_progress.ts";
 import {
   LogTailer,
   type LogTailerOptions,
@@ -125,6 +126,10 @@ export class JailRunner {
   #ringAt = 0;
   #saved = new Map<string, LogPosition>();
   #skipAt: LogPosition | null = null;
+  /** End offset of the line to skip in `#skipAt`'s file (exact, from the stuck worker). */
+  #skipEnd: number | null = null;
+  /** Where the line being processed is published for the supervisor. */
+  #progress: LineProgress | null = null;
   #careful = 0;
   #lastDate: number | null = null;
   readonly #warned = new Set<string>();
@@ -181,6 +186,8 @@ export class JailRunner {
             message.skipLineAt,
             message.cursor ?? null,
             message.skipEntry ?? false,
+            message.skipLineEnd ?? null,
+            message.progress ?? null,
           )
         );
       case "update":
@@ -205,6 +212,8 @@ export class JailRunner {
     skipLineAt: LogPosition | null,
     cursor: string | null,
     skipEntry: boolean,
+    skipLineEnd: number | null,
+    progress: SharedArrayBuffer | null,
   ) {
     if (this.#tailer || this.#journal || this.#stopped) {
       this.#log("WARNING", "Jail already started or stopped; start message ignored");
@@ -249,6 +258,14 @@ export class JailRunner {
     }
     this.#saved = new Map(positions.map((p) => [p.path, p]));
     this.#skipAt = skipLineAt;
+    this.#skipEnd = skipLineAt ? skipLineEnd : null;
+    if (progress) {
+      try {
+        this.#progress = new LineProgress(progress);
+      } catch (e) {
+        this.#log("WARNING", `Cannot publish line progress: ${errText(e)}`);
+      }
+    }
     const factory = this.#o.createTailer ?? ((o, s) => new LogTailer(o, s));
     try {
       this.#tailer = factory(this.#tailerOptions(spec), this.#sink);
@@ -293,6 +310,24 @@ export class JailRunner {
   /** Where to start a configured file: the skipped line, a saved position, or now - findtime. */
   #startAt(path: string, file: RandomAccess, size: number, hash: string): StartDecision {
     const skip = this.#skipAt;
+    const end = this.#skipEnd;
+    if (
+      skip && end !== null && skip.path === path &&
+      (skip.firstLineHash === hash || skip.firstLineHash === "") && skip.offset <= size
+    ) {
+      // The stuck line is known exactly: read again from the last position, skip only it.
+      this.#skipAt = null;
+      this.#skipEnd = null;
+      if (end <= skip.offset) {
+        this.#log("WARNING", `Resuming "${path}" at ${skip.offset}, after the line that hung`);
+        return { offset: skip.offset };
+      }
+      this.#log(
+        "WARNING",
+        `Resuming "${path}" at ${skip.offset}, skipping the line ending at ${end}`,
+      );
+      return { offset: skip.offset, skipLineEnd: end };
+    }
     if (skip && skip.path === path && skip.firstLineHash === hash && skip.offset <= size) {
       this.#skipAt = null;
       this.#careful = CAREFUL_LINES;
@@ -394,7 +429,17 @@ export class JailRunner {
   /** One line from the tailer: the hot path. */
   #line(text: string, path: string, live: boolean, end: number): void {
     if (this.#careful > 0) this.#carefulPosition(path, live, end);
-    this.#process(text, path, live, undefined);
+    const progress = this.#progress;
+    if (progress === null) {
+      this.#process(text, path, live, undefined);
+      return;
+    }
+    progress.begin(path, end);
+    try {
+      this.#process(text, path, live, undefined);
+    } finally {
+      progress.done();
+    }
   }
 
   /** One journal entry, already dated by the journal. */

@@ -10,6 +10,7 @@ import {
   type JailRunnerOptions,
   type Tailer,
 } from "./jail_runner.ts";
+import { LINE_PROGRESS_BYTES, type LineInProgress, LineProgress } from "./line_progress.ts";
 import type { LogTailerOptions, TailerSink } from "./log_tailer.ts";
 
 const NOW = 1_700_000_000;
@@ -424,4 +425,69 @@ Deno.test("JailRunner reports a jail that cannot start and still answers", async
   await runner.handle({ type: "stop" });
   assert.ok(sent.some((m) => m.type === "pong"));
   assert.equal(sent.at(-1)?.type, "stopped");
+});
+
+Deno.test("JailRunner publishes the line in progress and skips exactly skipLineEnd after a hang", async () => {
+  const buffer = new SharedArrayBuffer(LINE_PROGRESS_BYTES);
+  const seen: (LineInProgress | null)[] = [];
+  class SpyMatcher extends FakeMatcher {
+    override processLine(line: string, now: number): LineResult {
+      seen.push(new LineProgress(buffer).current());
+      return super.processLine(line, now);
+    }
+  }
+  const sent: FromWorker[] = [];
+  let t: FakeTailer | null = null;
+  const runner = new JailRunner({
+    clock: new ManualClock(NOW),
+    post: (m) => sent.push(m),
+    createMatcher: () => new SpyMatcher(),
+    createTailer: (o, s) => (t = new FakeTailer(o, s)),
+  });
+  const at = { path: "/var/log/auth.log", offset: 0, firstLineHash: "hash" };
+  await runner.handle({
+    type: "start",
+    spec: spec(),
+    positions: [at],
+    skipLineAt: at,
+    skipLineEnd: 25,
+    progress: buffer,
+  });
+  const ft = t! as FakeTailer;
+  const none = { readAt: () => 0 };
+  assert.deepEqual(ft.options.startAt!("/var/log/auth.log", none, 100, "hash"), {
+    offset: 0,
+    skipLineEnd: 25,
+  });
+  ft.feed(["@1 a", "@2 b"]);
+  assert.deepEqual(seen, [
+    { path: "/var/log/auth.log", end: 5 },
+    { path: "/var/log/auth.log", end: 10 },
+  ]);
+  // Done with the line: nothing in progress.
+  assert.equal(new LineProgress(buffer).current(), null);
+  // No line-by-line positions: the skip was exact.
+  assert.equal(sent.filter((m) => m.type === "positions").length, 0);
+  await runner.handle({ type: "stop" });
+
+  // A position already past the stuck line (reported after it): resume there, skip nothing.
+  let t2: FakeTailer | null = null;
+  const r2 = new JailRunner({
+    clock: new ManualClock(NOW),
+    post: () => {},
+    createMatcher: () => new FakeMatcher(),
+    createTailer: (o, s) => (t2 = new FakeTailer(o, s)),
+  });
+  const past = { path: "/var/log/auth.log", offset: 30, firstLineHash: "hash" };
+  await r2.handle({
+    type: "start",
+    spec: spec(),
+    positions: [past],
+    skipLineAt: past,
+    skipLineEnd: 25,
+  });
+  assert.deepEqual((t2! as FakeTailer).options.startAt!("/var/log/auth.log", none, 100, "hash"), {
+    offset: 30,
+  });
+  await r2.handle({ type: "stop" });
 });

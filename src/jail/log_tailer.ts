@@ -39,6 +39,8 @@ export interface StartDecision {
   offset: number;
   /** Skip the line at `offset` (it hung the previous worker). @default false */
   skipLine?: boolean;
+  /** Skip the line that ends at this offset (it hung the previous worker); others are read. */
+  skipLineEnd?: number;
 }
 
 /** Options of a {@link LogTailer}. */
@@ -79,6 +81,8 @@ interface Tracked {
   /** Use `startAt` when next opened (configured file, not one that appeared later). */
   configured: boolean;
   skipLine: boolean;
+  /** End offset of a line to skip, -1 for none. */
+  skipEnd: number;
   reported: number;
 }
 
@@ -252,6 +256,7 @@ export class LogTailer {
       live: false,
       configured,
       skipLine: false,
+      skipEnd: -1,
       reported: -1,
     });
     this.#dirty.add(path);
@@ -402,11 +407,15 @@ export class LogTailer {
       t.hash = firstLineHash(fileAccess(file), info.size);
       let offset = 0;
       t.skipLine = false;
+      t.skipEnd = -1;
       if (t.configured) {
         const start = this.#options.startAt?.(t.path, fileAccess(file), info.size, t.hash) ??
           { offset: info.size };
         offset = Math.min(start.offset, info.size);
         t.skipLine = start.skipLine ?? false;
+        if (start.skipLineEnd !== undefined && start.skipLineEnd > offset) {
+          t.skipEnd = start.skipLineEnd;
+        }
       }
       t.configured = false;
       t.live = false;
@@ -416,6 +425,8 @@ export class LogTailer {
         this.#sink.log("INFO", `Log file "${t.path}" is readable now`);
       }
       this.#alias(t.path);
+      // The start is a position too: a worker stuck in the first chunk restarts from it.
+      this.#report(t);
       return true;
     } catch (e) {
       file.close();
@@ -499,6 +510,8 @@ export class LogTailer {
 
   #restart(t: Tracked, file: Deno.FsFile, size: number): void {
     t.decoder.reset(0);
+    t.skipLine = false;
+    t.skipEnd = -1;
     t.head = this.#readHead(file, size);
     t.hash = firstLineHash(fileAccess(file), size);
     t.live = true;
@@ -508,15 +521,18 @@ export class LogTailer {
     const sink = this.#sink;
     return {
       line: (text: string, end: number) => {
-        if (t.skipLine) {
+        if (t.skipLine || end === t.skipEnd) {
           t.skipLine = false;
+          t.skipEnd = -1;
           sink.log("WARNING", `Skipped the line of "${t.path}" ending at ${end}`);
           return;
         }
+        if (t.skipEnd >= 0 && end > t.skipEnd) t.skipEnd = -1;
         sink.line(text, t.path, t.live, end);
       },
       oversize: (bytes: number, end: number) => {
         t.skipLine = false;
+        if (end >= t.skipEnd) t.skipEnd = -1;
         this.#warnOnce(
           t.path,
           "oversize",

@@ -112,6 +112,29 @@ Deno.test("LogTailer skips the line at a skipLine start", async () => {
   });
 });
 
+Deno.test("LogTailer skips only the line ending at skipLineEnd and reads its neighbours", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/a.log`;
+    append(path, "zero\none\nhostile\nthree\n");
+    const rec = new Recorder();
+    const tailer = new LogTailer(
+      polling([path], { startAt: () => ({ offset: 5, skipLineEnd: 17 }) }),
+      rec,
+    );
+    try {
+      await tailer.start();
+      assert.deepEqual(rec.lines, ["one", "three"]);
+      assert.ok(rec.logs.some((l) => l.includes(`Skipped the line of "${path}" ending at 17`)));
+      // Only once: a later line is not skipped.
+      append(path, "hostile\n");
+      await tailer.poll();
+      assert.deepEqual(rec.lines, ["one", "three", "hostile"]);
+    } finally {
+      await tailer.stop();
+    }
+  });
+});
+
 Deno.test("LogTailer decodes CRLF, invalid UTF-8 and NUL bytes", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/a.log`;
