@@ -136,8 +136,8 @@ class MlfCache {
   #head: MlfEntry | null = null;
   #tail: MlfEntry | null = null;
 
-  get(key: string): MlfEntry | undefined {
-    let e = this.#index.get(hashOf(key)) ?? null;
+  get(key: string, hash: number): MlfEntry | undefined {
+    let e = this.#index.get(hash) ?? null;
     while (e !== null && e.key !== key) e = e.same;
     return e ?? undefined;
   }
@@ -162,7 +162,7 @@ class MlfCache {
   }
 
   /** Adds a new key (not in the cache): when full, drops the oldest until one unexpired entry went. */
-  add(key: string, fail: Groups, now: number): void {
+  add(key: string, hash: number, fail: Groups, now: number): void {
     if (this.#size >= MLF_MAX) {
       for (let e = this.#head; e !== null;) {
         const next = e.next;
@@ -171,7 +171,6 @@ class MlfCache {
         e = next;
       }
     }
-    const hash = hashOf(key);
     const entry: MlfEntry = {
       key,
       hash,
@@ -282,20 +281,37 @@ function numberedGroup(m: RegExpExecArray, nums: number[]): string | undefined {
   return undefined;
 }
 
-function groupsOf(c: Compiled, m: RegExpExecArray, v: Variant, content?: string): Groups {
-  const g: Groups = {};
+/**
+ * The groups of a match by fail2ban name. With `pre` (the prefregex's
+ * groups) the result is `{ ...pre, ...own }`, built in one object when the
+ * regex has no `alt_`/`tuple_` groups (those read the regex's own values).
+ */
+function groupsOf(
+  c: Compiled,
+  m: RegExpExecArray,
+  v: Variant,
+  content?: string,
+  pre?: Groups | null,
+): Groups {
+  const direct = pre !== undefined && pre !== null && c.alt.length === 0 &&
+    c.tuple.length === 0;
+  const g: Groups = direct ? { ...pre } : {};
   const cj = content === undefined ? null : c.contentJs;
   const names = c.names;
   const idx = v.idx;
   if (idx === null) {
-    const mg = m.groups;
-    for (const [js, py] of names) g[py] = js === cj ? content : mg![js];
+    const mg = m.groups!;
+    for (let k = 0; k < names.length; k++) {
+      const e = names[k]!;
+      g[e[1]] = e[0] === cj ? content : mg[e[0]];
+    }
   } else {
     for (let k = 0; k < names.length; k++) {
-      const [js, py] = names[k]!;
-      g[py] = js === cj ? content : numberedGroup(m, idx[k]!);
+      const e = names[k]!;
+      g[e[1]] = e[0] === cj ? content : numberedGroup(m, idx[k]!);
     }
   }
+  if (direct) return g;
   for (const [k, n] of c.alt) {
     const v = g[k];
     if (v && !g[n]) g[n] = v;
@@ -305,7 +321,7 @@ function groupsOf(c: Compiled, m: RegExpExecArray, v: Variant, content?: string)
     const cur = g[n];
     g[n] = Array.isArray(cur) ? [...cur, v] : [cur, v];
   }
-  return g;
+  return pre === undefined || pre === null ? g : { ...pre, ...g };
 }
 
 function countNl(s: string, from: number, to: number): number {
@@ -642,7 +658,7 @@ export class Filter {
       }
       const s = search(fr, buf, org);
       if (s === null) continue;
-      let fail = groupsOf(fr, s.m, s.v);
+      let fail = groupsOf(fr, s.m, s.v, undefined, pre);
       if (this.#ignore.length && this.#ignoreMatch(buf, org, s)) {
         ignored = true;
         buf = null;
@@ -656,7 +672,6 @@ export class Filter {
         this.#buffer = s.unmatched;
         buf = null;
       }
-      if (pre !== null) fail = { ...pre, ...fail };
       const mlfid = fail.mlfid as string | undefined;
       if (mlfid !== undefined) {
         fail = this.#mergeFailure(mlfid, fail, s, date, now);
@@ -724,7 +739,8 @@ export class Filter {
   }
 
   #mergeFailure(mlfid: string, fail: Groups, s: Search, date: number | null, now: number): Groups {
-    let entry = this.#mlf.get(mlfid);
+    const hash = hashOf(mlfid);
+    let entry = this.#mlf.get(mlfid, hash);
     if (entry !== undefined && entry.expires <= now) {
       this.#mlf.delete(entry);
       entry = undefined;
@@ -736,47 +752,66 @@ export class Filter {
       if (!fail.nofail) fail.nofail = fail.mlfgained;
     } else if (fail.nofail) fl |= 1;
     if (fail.mlfforget) fl |= 2;
-    fail.mlfforget = undefined;
+    clear(fail, "mlfforget");
     if (entry !== undefined) {
       const g = entry.fail;
       users = updateUsers(g, fail.user as string | undefined);
       if (g.nofail) fl |= 4;
-      g.nofail = undefined;
+      clear(g, "nofail");
       if (g.mlfgained) fl |= 4;
-      g.mlfgained = undefined;
-      if (fl & 8) g.mlfpending = undefined;
-      if ((fl & 4) === 0 && !g.mlfpending) g.matches = undefined;
+      clear(g, "mlfgained");
+      if (fl & 8) clear(g, "mlfpending");
+      if ((fl & 4) === 0 && !g.mlfpending) clear(g, "matches");
       for (const k in fail) if (fail[k] !== undefined && fail[k] !== null) g[k] = fail[k];
       fail = g;
       if (fl & 2) this.#mlf.delete(entry);
     } else if (!(fl & 2)) {
       users = updateUsers(fail, fail.user as string | undefined);
-      this.#mlf.add(mlfid, fail, now);
+      this.#mlf.add(mlfid, hash, fail, now);
     }
     const pending = fail.mlfpending;
-    fail.mlfpending = undefined;
+    clear(fail, "mlfpending");
     if (pending || (users && users.length > 1)) {
-      fail.nofail = undefined;
-      fail.mlfgained = undefined;
+      clear(fail, "nofail");
+      clear(fail, "mlfgained");
       fl &= ~(8 | 1);
     }
     if ((fl & 1) === 0) {
-      const m = [
-        ...((fail["nofail-matches"] as BufLine[] | undefined) ?? []),
-        ...((fail.matches as BufLine[] | undefined) ?? []),
-      ];
-      fail["nofail-matches"] = undefined;
-      if ((fl & 8) === 0) m.push(...s.matched);
+      const m = joinLines(fail["nofail-matches"], fail.matches, (fl & 8) === 0 ? s.matched : null);
+      clear(fail, "nofail-matches");
       fail.matches = m;
     } else if ((fl & 3) === 1) {
-      fail["nofail-matches"] = [
-        ...((fail["nofail-matches"] as BufLine[] | undefined) ?? []),
-        ...s.matched,
-      ];
+      fail["nofail-matches"] = joinLines(fail["nofail-matches"], undefined, s.matched);
     }
     void date;
     return fail;
   }
+}
+
+/**
+ * Sets a key to undefined only when it holds a value: an absent key reads
+ * the same, and every key cleared this way is one the failure data skips,
+ * so not adding it saves V8 a shape change per failure.
+ */
+function clear(o: Groups, k: string): void {
+  if (o[k] !== undefined) o[k] = undefined;
+}
+
+/** `[...(a ?? []), ...(b ?? []), ...(c ?? [])]` for lists of buffered lines, without iterators. */
+function joinLines(a: unknown, b: unknown, c: BufLine[] | null): BufLine[] {
+  if (!(a === undefined || Array.isArray(a)) || !(b === undefined || Array.isArray(b))) {
+    // a group of that name holds text: spread it as the generic code would
+    return [
+      ...((a as Iterable<BufLine> | undefined) ?? []),
+      ...((b as Iterable<BufLine> | undefined) ?? []),
+      ...(c ?? []),
+    ];
+  }
+  const out: BufLine[] = [];
+  if (a !== undefined) { for (let i = 0; i < a.length; i++) out.push(a[i]); }
+  if (b !== undefined) { for (let i = 0; i < b.length; i++) out.push(b[i]); }
+  if (c !== null) { for (let i = 0; i < c.length; i++) out.push(c[i]!); }
+  return out;
 }
 
 function updateUsers(fail: Groups, user: string | undefined): string[] | undefined {
