@@ -1,0 +1,184 @@
+/**
+ * SECURITY.md items 14 and 15 in the real server: over a million distinct
+ * failing addresses (the failure table stays at its cap), and a ban storm of
+ * thousands of addresses during which earlier bans fall due (their unbans run
+ * before the storm is over, bans go out in batches, nothing is lost).
+ */
+
+import assert from "node:assert/strict";
+import {
+  append,
+  lines,
+  row,
+  Server,
+  sleep,
+  stamp,
+  waitFor,
+  withDir,
+  writeConfig,
+} from "./security_harness.ts";
+
+/** 192.0.2.x style addresses from a counter, in 10.0.0.0/8. */
+function address(i: number): string {
+  return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+}
+
+Deno.test("a ban storm of 5,000 addresses: earlier bans are unbanned on time during it, in batches, none lost or doubled", async () => {
+  await withDir(async (dir) => {
+    await writeConfig(dir, [{ name: "storm", action: "stormrec" }], {
+      defaults: { maxretry: "1", bantime: "3" },
+    });
+    const out = `${dir}/actions.txt`;
+    await Deno.writeTextFile(
+      `${dir}/action.d/stormrec.conf`,
+      `[Definition]
+actionban = echo "ban <ip>" >> ${out}
+actionunban = echo "unban <ip>" >> ${out}
+actionban_batch = printf '%%s\\n' "$F2B_IPS" | sed 's/^/ban /' >> ${out}; echo b >> ${dir}/batches.txt
+actionunban_batch = printf '%%s\\n' "$F2B_IPS" | sed 's/^/unban /' >> ${out}; echo u >> ${dir}/batches.txt
+`,
+    );
+    const server = new Server(dir);
+    try {
+      await server.ready(["storm"]);
+      const early = ["192.0.2.1", "192.0.2.2", "192.0.2.3"];
+      const now = stamp();
+      await append(
+        `${dir}/storm.log`,
+        early.map((ip) => `${now} auth failure for user u from ${ip}\n`).join(""),
+      );
+      await waitFor(
+        () => early.every((ip) => lines(out).includes(`ban ${ip}`)),
+        "early bans",
+        () => server.log(),
+      );
+      // The storm: 5,000 new addresses over about 6 s, past the early bans' end (3 s).
+      const TOTAL = 5000;
+      const CHUNKS = 20;
+      for (let c = 0; c < CHUNKS; c++) {
+        let text = "";
+        const s = stamp();
+        for (let i = c * (TOTAL / CHUNKS); i < (c + 1) * (TOTAL / CHUNKS); i++) {
+          text += `${s} auth failure for user u from ${address(i + 1)}\n`;
+        }
+        await append(`${dir}/storm.log`, text);
+        await sleep(300);
+      }
+      const all = [...early, ...Array.from({ length: TOTAL }, (_, i) => address(i + 1))];
+      await waitFor(
+        () => lines(out).filter((l) => l.startsWith("unban ")).length >= all.length,
+        "every ban and unban",
+        () => `${lines(out).length} action lines\n${server.log().slice(-3000)}`,
+        60,
+      );
+      const got = lines(out);
+      // Each address banned once and unbanned once.
+      const banned = got.filter((l) => l.startsWith("ban ")).map((l) => l.slice(4));
+      const unbanned = got.filter((l) => l.startsWith("unban ")).map((l) => l.slice(6));
+      assert.equal(new Set(banned).size, banned.length, "no address banned twice");
+      assert.deepEqual(banned.slice().sort(), all.slice().sort());
+      assert.deepEqual(unbanned.slice().sort(), all.slice().sort());
+      // The early unbans ran while the storm was still banning.
+      const lastStormBan = got.lastIndexOf(`ban ${address(TOTAL)}`);
+      for (const ip of early) {
+        assert.ok(got.indexOf(`unban ${ip}`) < lastStormBan, `unban ${ip} before the storm ended`);
+      }
+      // Batched: far fewer commands than bans.
+      const batches = lines(`${dir}/batches.txt`).length;
+      assert.ok(batches > 0 && batches < all.length / 5, `${batches} batch commands`);
+      assert.equal(row(await server.command("status", "storm"), "Currently banned"), 0);
+      assert.equal(await server.stop(), 0);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+/** Resident memory of a process in MiB. */
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Writes `count` failures of distinct addresses starting at `from` in big appends. */
+async function flood(path: string, from: number, count: number): Promise<void> {
+  const s = stamp();
+  const CH = 100_000;
+  for (let c = 0; c < count; c += CH) {
+    let text = "";
+    for (let i = c; i < Math.min(count, c + CH); i++) {
+      text += `${s} auth failure for user u from ${address(from + i)}\n`;
+    }
+    await append(path, text);
+  }
+}
+
+Deno.test("1,000,500 distinct failing addresses: the real server's failure table stays at its cap of 1,000,000", async () => {
+  await withDir(async (dir) => {
+    await writeConfig(dir, [{ name: "flood" }], { defaults: { maxretry: "2" } });
+    const server = new Server(dir);
+    try {
+      await server.ready(["flood"]);
+      const TOTAL = 1_000_500;
+      await flood(`${dir}/flood.log`, 1, TOTAL);
+      await waitFor(
+        async () => Number(row(await server.command("status", "flood"), "Total failed")) >= TOTAL,
+        "every failure counted",
+        () => server.log(),
+        120,
+      );
+      const status = await server.command("status", "flood");
+      assert.equal(row(status, "Total failed"), TOTAL);
+      assert.equal(row(status, "Currently failed"), 1_000_000);
+      // The oldest were evicted: a second failure of the first address starts a new count (no
+      // ban at maxretry 2), a second one of the last address bans it.
+      await append(
+        `${dir}/flood.log`,
+        `${stamp()} auth failure for user u from ${address(1)}\n` +
+          `${stamp()} auth failure for user u from ${address(TOTAL)}\n`,
+      );
+      await waitFor(
+        () => lines(`${dir}/actions.txt`).includes(`ban flood ${address(TOTAL)}`),
+        "the ban of a recent address",
+        () => server.log(),
+      );
+      assert.ok(!lines(`${dir}/actions.txt`).includes(`ban flood ${address(1)}`));
+      const rss = rssMiB(server.child.pid);
+      assert.ok(rss < 2048, `server RSS ${rss.toFixed(0)} MiB`);
+      assert.equal(await server.stop(), 0);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+// BUG (daemon/status): the number of failing addresses evicted by the cap reaches the daemon
+// (JailState.evicted, from the worker's status message) but no command shows it: `status <jail>`
+// has no row for it, so SECURITY.md 14's "the count exposed" does not hold. Reproduce: run this
+// test without ignore.
+Deno.test({
+  name: "the count of evicted failing addresses is shown by status <jail>",
+  ignore: true,
+  fn: async () => {
+    await withDir(async (dir) => {
+      await writeConfig(dir, [{ name: "flood" }], { defaults: { maxretry: "3" } });
+      const server = new Server(dir);
+      try {
+        await server.ready(["flood"]);
+        await flood(`${dir}/flood.log`, 1, 1_000_500);
+        await waitFor(
+          async () =>
+            Number(row(await server.command("status", "flood"), "Total failed")) >= 1_000_500,
+          "every failure counted",
+          () => server.log(),
+          120,
+        );
+        const text = JSON.stringify(await server.command("status", "flood"));
+        assert.match(text, /evict[^"]*",\s*500\b/i, text);
+        assert.equal(await server.stop(), 0);
+      } finally {
+        await server.stop();
+      }
+    });
+  },
+});
