@@ -67,6 +67,8 @@ interface Compiled {
    */
   idx: number[][] | null;
   skipIdx: number[][] | null;
+  /** See {@link Variant.build}. */
+  build: GroupsBuilder | null;
   /** Guard literals of the regex (see `TranslatedRegex.guards`). */
   guards: string[];
   /** Pruned variants by the bits of absent guards, compiled on first use. */
@@ -79,6 +81,40 @@ interface Variant {
   re: RegExp;
   idx: number[][] | null;
   skipIdx: number[][] | null;
+  /** Builds `{ ...pre, name: value, … }` from a match of `re` (numbered, no `alt_`/`tuple_` groups), or null. */
+  build: GroupsBuilder | null;
+}
+
+type GroupsBuilder = (
+  m: RegExpExecArray,
+  pre: Groups | null,
+  content: string | undefined,
+) => Groups;
+
+/**
+ * A function made for one regex that reads its numbered groups into an
+ * object literal with fixed keys: V8 then builds every result with one shape
+ * and no per-key lookups (a generic loop over the names is ~3x slower). The
+ * source holds only group names, as JSON string literals, and group numbers.
+ */
+function groupsBuilder(
+  names: [string, string][],
+  idx: number[][],
+  contentJs: string | null,
+): GroupsBuilder {
+  const fields = names.map(([js, py], k) => {
+    const read = idx[k]!.length === 0
+      ? "undefined"
+      : idx[k]!.map((i) => `m[${i | 0}]`).join(" ?? ");
+    const value = js === contentJs ? `content !== undefined ? content : ${read}` : read;
+    return `${JSON.stringify(py)}: ${value}`;
+  });
+  return new Function(
+    "m",
+    "pre",
+    "content",
+    `return { ...pre, ${fields.join(", ")} };`,
+  ) as GroupsBuilder;
 }
 
 function variantOf(c: Compiled, absent: number): Variant {
@@ -86,10 +122,12 @@ function variantOf(c: Compiled, absent: number): Variant {
   if (v === undefined) {
     const num = c.makePruned!(absent);
     const idxOf = (js: string) => num.groups[js] ?? [];
+    const idx = c.names.map(([js]) => idxOf(js));
     v = {
       re: new RegExp(num.source, c.re.flags),
-      idx: c.names.map(([js]) => idxOf(js)),
+      idx,
       skipIdx: c.skipLines.map(idxOf),
+      build: c.build === null ? null : groupsBuilder(c.names, idx, c.contentJs),
     };
     c.pruned.set(absent, v);
   }
@@ -247,12 +285,18 @@ function compile(src: RegexSource, useDns: string, multiline: boolean): Compiled
     }
   }
   const idxOf = (js: string) => num?.groups[js] ?? [];
+  const idx = num === null ? null : names.map(([js]) => idxOf(js));
   return {
     re,
     contentTail,
     contentJs: contentTail === null ? null : "content",
-    idx: num === null ? null : names.map(([js]) => idxOf(js)),
+    idx,
     skipIdx: num === null ? null : skipLines.map(idxOf),
+    // (a "__proto__" key in an object literal would set the prototype instead)
+    build: idx === null || alt.length > 0 || tuple.length > 0 ||
+        names.some(([, py]) => py === "__proto__")
+      ? null
+      : groupsBuilder(names, idx, contentTail === null ? null : "content"),
     guards: t.guards,
     pruned: new Map(),
     makePruned: t.pruned,
@@ -293,6 +337,7 @@ function groupsOf(
   content?: string,
   pre?: Groups | null,
 ): Groups {
+  if (v.build !== null) return v.build(m, pre ?? null, content);
   const direct = pre !== undefined && pre !== null && c.alt.length === 0 &&
     c.tuple.length === 0;
   const g: Groups = direct ? { ...pre } : {};
