@@ -10,7 +10,7 @@
  * @module
  */
 
-import { globSync } from "node:fs";
+import { pythonGlob } from "../util/python_glob.ts";
 import { parseReference } from "../config/reference.ts";
 import type { LogLevel, LogPosition } from "../ipc/messages.ts";
 import type { Clock } from "../util/clock.ts";
@@ -164,7 +164,7 @@ export function journalSourceArgs(
         files.add(pattern);
         continue;
       }
-      for (const f of globSync(pattern) as string[]) files.add(f);
+      for (const f of pythonGlob(pattern)) files.add(f);
     }
     if (files.size === 0) return [];
     for (const f of [...files].sort()) args.push(`--file=${f}`);

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { globSync } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, resolve } from "../util/posix_path.ts";
+import { pythonGlob } from "../util/python_glob.ts";
 import type { LogLevel, LogPosition } from "../ipc/messages.ts";
 import { LineDecoder } from "./line_decoder.ts";
 import { fileAccess, firstLineHash, type RandomAccess } from "./start_position.ts";
@@ -227,7 +227,7 @@ export class LogTailer {
       }
       let matches: string[] = [];
       try {
-        matches = globSync(pattern) as string[];
+        matches = pythonGlob(pattern);
       } catch (e) {
         this.#warnOnce(pattern, "glob", `Cannot expand logpath "${pattern}": ${errText(e)}`);
       }
@@ -649,7 +649,7 @@ function staticDir(pattern: string): string {
 
 function matchesGlob(pattern: string, path: string): boolean {
   try {
-    return (globSync(pattern) as string[]).some((m) => resolve(m) === path);
+    return pythonGlob(pattern).some((m) => resolve(m) === path);
   } catch {
     return false;
   }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import { md5Hex } from "../util/md5.ts";
 import type { LogPosition } from "../ipc/messages.ts";
 
 /** Bytes read per probe of the bisection. */
@@ -52,10 +52,6 @@ export function firstLineHash(file: RandomAccess, size: number, limit = 64 * 102
   const nl = buf.subarray(0, n).indexOf(0x0a);
   if (nl >= 0) return md5Hex(buf.subarray(0, nl + 1));
   return n >= limit ? md5Hex(buf.subarray(0, n)) : "";
-}
-
-function md5Hex(bytes: Uint8Array): string {
-  return createHash("md5").update(bytes).digest("hex");
 }
 
 /** Options of {@link findStart}. */
