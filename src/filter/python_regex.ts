@@ -1184,9 +1184,7 @@ function translate(
       (groups[name] ??= []).push(++count);
     });
     // the group count V8 sees must be ours, or the numbers would be off
-    return new RegExp(`${src}|`, flags).exec("")!.length === count + 1
-      ? { source: src, groups }
-      : null;
+    return countCaptures(src) === count ? { source: src, groups } : null;
   };
   const numbered = p.referenced.size === 0 ? printNumbered(tree) : null;
   const guards = numbered === null ? [] : guardLiterals(tree);
@@ -1207,6 +1205,20 @@ function translate(
     guards,
     pruned,
   };
+}
+
+/** Capturing groups in a JavaScript pattern: `(` not escaped, not in a class, not `(?`. */
+function countCaptures(src: string): number {
+  let n = 0;
+  let inClass = 0;
+  for (let i = 0; i < src.length; i++) {
+    const c = src.charCodeAt(i);
+    if (c === 92) i++; // backslash: skip the escaped character
+    else if (c === 91) inClass++; // [ (v-mode classes nest)
+    else if (c === 93 && inClass > 0) inClass--;
+    else if (c === 40 && inClass === 0 && src.charCodeAt(i + 1) !== 63) n++;
+  }
+  return n;
 }
 
 // ---- first characters of anchored patterns ---------------------------------
