@@ -10,6 +10,7 @@
 export type { DateMatch, FailureMatch, LineResult } from "./types.ts";
 export {
   type FirstChars,
+  type NumberedRegex,
   type TranslatedRegex,
   type TranslateOptions,
   translatePythonRegex,

@@ -23,5 +23,6 @@ export * from "./jail_runner.ts";
 export * from "./journal_match.ts";
 export * from "./journal_source.ts";
 export * from "./line_decoder.ts";
+export * from "./line_progress.ts";
 export * from "./log_tailer.ts";
 export * from "./start_position.ts";
