@@ -80,6 +80,9 @@ const MAX_SPARE_SCRIPT = 16 * 1024;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** Below this many spares, a replacement starts even while a command runs. */
+const LOW_SPARES = 2;
+
 /** `value` as one single-quoted shell word: every byte literal. */
 function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
@@ -190,6 +193,9 @@ export class ShellCommandRunner implements CommandRunner {
   readonly #spareCount: number;
   #spares: Spare[] = [];
   #closed = false;
+  /** Commands running now (a refill waits until none is, unless spares run low). */
+  #running = 0;
+  #refillTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Builds a runner; with `spares`, starts them. */
   constructor(options: ShellCommandRunnerOptions = {}) {
@@ -197,7 +203,7 @@ export class ShellCommandRunner implements CommandRunner {
     this.#outputLimit = options.outputLimit ?? 65536;
     this.#shell = options.shell ?? "/bin/sh";
     this.#spareCount = Math.max(0, Math.trunc(options.spares ?? 0));
-    this.#refill();
+    while (this.#spares.length < this.#spareCount && this.#spawnSpare());
   }
 
   /** Process ids of the spare shells waiting for a command (each the leader of its group). */
@@ -208,6 +214,8 @@ export class ShellCommandRunner implements CommandRunner {
   /** Ends the spare shells (they read an empty script and exit); later commands start anew. */
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#refillTimer);
+    this.#refillTimer = undefined;
     const spares = this.#spares;
     this.#spares = [];
     await Promise.all(spares.map(async ({ child }) => {
@@ -225,26 +233,45 @@ export class ShellCommandRunner implements CommandRunner {
     }));
   }
 
-  /** Starts spares up to the wanted number (at most one per call after the first). */
-  #refill(): void {
-    while (!this.#closed && this.#spares.length < this.#spareCount) {
-      let child: Deno.ChildProcess;
-      try {
-        child = new Deno.Command("setsid", {
-          args: [this.#shell, "-c", SPARE_LOADER],
-          stdin: "piped",
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn();
-      } catch {
-        return;
-      }
-      // A waiting spare must not keep the process alive.
-      child.unref();
-      const spare: Spare = { child, exited: false };
-      child.status.then(() => (spare.exited = true));
-      this.#spares.push(spare);
+  /**
+   * Starts one spare per timer turn until there are enough. Starting a process blocks this thread
+   * until the child has exec'd (milliseconds on a busy host), which would delay noticing that a
+   * running command ended: so spares are started while no command runs, unless fewer than
+   * {@link LOW_SPARES} are left (a long ban storm), when they are started at once.
+   */
+  #scheduleRefill(): void {
+    if (this.#closed || this.#refillTimer !== undefined) return;
+    if (this.#spares.length >= this.#spareCount) return;
+    const timer = setTimeout(() => {
+      this.#refillTimer = undefined;
+      if (this.#closed) return;
+      // Busy: the end of the running command schedules again.
+      if (this.#running > 0 && this.#spares.length >= LOW_SPARES) return;
+      if (this.#spawnSpare()) this.#scheduleRefill();
+    }, 0);
+    Deno.unrefTimer(timer);
+    this.#refillTimer = timer;
+  }
+
+  /** Starts one spare; false when it cannot be started. */
+  #spawnSpare(): boolean {
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command("setsid", {
+        args: [this.#shell, "-c", SPARE_LOADER],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+    } catch {
+      return false;
     }
+    // A waiting spare must not keep the process alive.
+    child.unref();
+    const spare: Spare = { child, exited: false };
+    child.status.then(() => (spare.exited = true));
+    this.#spares.push(spare);
+    return true;
   }
 
   /** A live spare, or null; spares that died while waiting are dropped. */
@@ -271,14 +298,23 @@ export class ShellCommandRunner implements CommandRunner {
 
   /** Runs `command`; resolves when the command ended or its group was killed. */
   async run(command: string, options: CommandRunOptions): Promise<CommandResult> {
+    this.#running++;
+    try {
+      return await this.#run(command, options);
+    } finally {
+      this.#running--;
+      if (this.#spareCount > 0) this.#scheduleRefill();
+    }
+  }
+
+  async #run(command: string, options: CommandRunOptions): Promise<CommandResult> {
     const script = this.#spareCount > 0 ? spareScript(command, options.env) : null;
     const spare = script ? this.#takeSpare() : null;
     if (spare && script) {
       const { child } = spare;
       child.ref();
       const handed = this.#handOver(child, script);
-      // The replacement starts once this turn is over: the write goes out first.
-      setTimeout(() => this.#refill(), 0);
+      this.#scheduleRefill();
       const [ok, result] = await Promise.all([handed, this.#wait(child, options.timeout)]);
       if (ok) return result;
       // The write failed, so the shell was gone before reading anything: run the command anew.

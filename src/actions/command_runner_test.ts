@@ -52,7 +52,10 @@ Deno.test("ShellCommandRunner with spares runs a command in a shell started befo
     const r = await runner.run("echo $$", { env: {}, timeout: 10 });
     assert.equal(r.code, 0);
     assert.ok(waiting.includes(Number(r.stdout.trim())), `${r.stdout} not in ${waiting}`);
-    // A replacement was started.
+    // A replacement is started.
+    for (let i = 0; i < 1000 && runner.sparePids.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
     assert.equal(runner.sparePids.length, 2);
     assert.ok(!runner.sparePids.includes(Number(r.stdout.trim())));
   } finally {
@@ -156,4 +159,25 @@ Deno.test("ShellCommandRunner.close ends the spares; later commands still run", 
   assert.deepEqual(runner.sparePids, []);
   const r = await runner.run("echo still", { env: {}, timeout: 10 });
   assert.equal(r.stdout, "still\n");
+});
+
+Deno.test("ShellCommandRunner with spares refills the pool after a burst", async () => {
+  const runner = new ShellCommandRunner({ spares: 4 });
+  try {
+    const first = runner.sparePids;
+    const pids: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = await runner.run("echo $$", { env: {}, timeout: 10 });
+      pids.push(Number(r.stdout.trim()));
+    }
+    // The first commands ran in the shells started up front.
+    assert.deepEqual(pids.slice(0, 2), first.slice(0, 2));
+    for (let i = 0; i < 1000 && runner.sparePids.length < 4; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(runner.sparePids.length, 4);
+    for (const pid of pids) assert.ok(!runner.sparePids.includes(pid));
+  } finally {
+    await runner.close();
+  }
 });

@@ -319,8 +319,9 @@ async function foreground(a: ServerArgs, spec: ServerSpec): Promise<number> {
       db = BanDatabase.open(spec.dbfile, { logger: logger.child("database"), clock });
     }
     const database = db;
-    // Two shells kept started: a ban does not wait for setsid and the shell to start.
-    const shell = new ShellCommandRunner({ spares: 2 });
+    // Shells kept started (about 0.25 MiB each): a ban does not wait for setsid and the shell
+    // to start, even in a burst of bans.
+    const shell = new ShellCommandRunner({ spares: 16 });
     runner = shell;
     const executor = new ActionExecutor({
       runner: shell,
