@@ -60,15 +60,22 @@ export interface ShellCommandRunnerOptions {
 }
 
 /**
- * What a spare shell runs: read the script from stdin up to its end, then run it with stdin at
- * /dev/null. Fixed text: nothing of a command or its values is ever part of it. `read` takes a
- * pipe byte by byte, so scripts are kept small ({@link MAX_SPARE_SCRIPT}).
+ * What a spare shell runs: read the script from stdin up to a line equal to `$1` (a random token
+ * of the runner), then run it with stdin at /dev/null; input that ends without the token runs
+ * nothing. Fixed text: nothing of a command or its values is ever part of it. `read` takes a pipe
+ * byte by byte, so scripts are kept small ({@link MAX_SPARE_SCRIPT}).
  */
-const SPARE_LOADER = `__f2b_s=
-while IFS= read -r __f2b_l; do __f2b_s="$__f2b_s$__f2b_l
-"; done
+const SPARE_LOADER = `__f2b_s= __f2b_ok=
+while IFS= read -r __f2b_l; do
+  if [ "$__f2b_l" = "$1" ]; then __f2b_ok=1; break; fi
+  __f2b_s="$__f2b_s$__f2b_l
+"
+done
 unset __f2b_l
 exec </dev/null
+[ "$__f2b_ok" = 1 ] || exit 0
+unset __f2b_ok
+shift
 eval "$__f2b_s"`;
 
 /**
@@ -88,16 +95,23 @@ function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The script a spare runs for `command`; null when it cannot take it (odd names, NUL, too big). */
-function spareScript(command: string, env: Record<string, string>): Uint8Array | null {
-  if (command.includes("\0")) return null;
+/**
+ * The script a spare runs for `command`, ended by the `token` line; null when it cannot take it
+ * (odd names, NUL, the token inside, too big).
+ */
+function spareScript(
+  command: string,
+  env: Record<string, string>,
+  token: string,
+): Uint8Array | null {
+  if (command.includes("\0") || command.includes(token)) return null;
   let script = "unset __f2b_s\n";
   for (const [name, value] of Object.entries(env)) {
-    if (!ENV_NAME.test(name) || value.includes("\0")) return null;
+    if (!ENV_NAME.test(name) || value.includes("\0") || value.includes(token)) return null;
     script += `export ${name}=${shellQuote(value)}\n`;
   }
   script += command;
-  script += "\n";
+  script += `\n${token}\n`;
   if (script.length > MAX_SPARE_SCRIPT) return null;
   const bytes = new TextEncoder().encode(script);
   return bytes.length > MAX_SPARE_SCRIPT ? null : bytes;
@@ -106,6 +120,8 @@ function spareScript(command: string, env: Record<string, string>): Uint8Array |
 interface Spare {
   child: Deno.ChildProcess;
   exited: boolean;
+  /** Inode of the pipe on its stdin (Linux /proc), to write the script without an async op. */
+  pipe: number | null;
 }
 
 /** Reads a stream to its end keeping at most `limit` bytes. */
@@ -196,6 +212,8 @@ export class ShellCommandRunner implements CommandRunner {
   /** Commands running now (a refill waits until none is, unless spares run low). */
   #running = 0;
   #refillTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Ends a script for the spares (random, so no log text can contain it). */
+  readonly #token = `__f2b_end_${crypto.randomUUID().replaceAll("-", "")}`;
 
   /** Builds a runner; with `spares`, starts them. */
   constructor(options: ShellCommandRunnerOptions = {}) {
@@ -258,7 +276,7 @@ export class ShellCommandRunner implements CommandRunner {
     let child: Deno.ChildProcess;
     try {
       child = new Deno.Command("setsid", {
-        args: [this.#shell, "-c", SPARE_LOADER],
+        args: [this.#shell, "-c", SPARE_LOADER, this.#shell, this.#token],
         stdin: "piped",
         stdout: "piped",
         stderr: "piped",
@@ -268,7 +286,13 @@ export class ShellCommandRunner implements CommandRunner {
     }
     // A waiting spare must not keep the process alive.
     child.unref();
-    const spare: Spare = { child, exited: false };
+    let pipe: number | null = null;
+    try {
+      pipe = Deno.statSync(`/proc/${child.pid}/fd/0`).ino;
+    } catch {
+      // No /proc: scripts go through the stream.
+    }
+    const spare: Spare = { child, exited: false, pipe };
     child.status.then(() => (spare.exited = true));
     this.#spares.push(spare);
     return true;
@@ -285,8 +309,29 @@ export class ShellCommandRunner implements CommandRunner {
     return null;
   }
 
-  /** Writes the script to a spare and ends its input; false when the shell was gone. */
-  async #handOver(child: Deno.ChildProcess, script: Uint8Array): Promise<boolean> {
+  /**
+   * Writes the script to a spare; false when the shell was gone. On Linux the write is
+   * synchronous, through the spare's own end of the pipe in /proc (checked to be the same pipe):
+   * an async write would wait for this thread's event loop, behind worker messages.
+   */
+  async #handOver(spare: Spare, script: Uint8Array): Promise<boolean> {
+    const { child, pipe } = spare;
+    if (pipe !== null) {
+      let file: Deno.FsFile | null = null;
+      try {
+        file = Deno.openSync(`/proc/${child.pid}/fd/0`, { write: true });
+        // A pid reused after the spare died has another stdin.
+        if (file.statSync().ino !== pipe) return false;
+        let off = 0;
+        while (off < script.length) off += file.writeSync(script.subarray(off));
+        child.stdin.close().catch(() => {});
+        return true;
+      } catch {
+        // Gone, or /proc refused: try the stream.
+      } finally {
+        file?.close();
+      }
+    }
     const writer = child.stdin.getWriter();
     try {
       await Promise.all([writer.write(script), writer.close()]);
@@ -308,12 +353,12 @@ export class ShellCommandRunner implements CommandRunner {
   }
 
   async #run(command: string, options: CommandRunOptions): Promise<CommandResult> {
-    const script = this.#spareCount > 0 ? spareScript(command, options.env) : null;
+    const script = this.#spareCount > 0 ? spareScript(command, options.env, this.#token) : null;
     const spare = script ? this.#takeSpare() : null;
     if (spare && script) {
       const { child } = spare;
       child.ref();
-      const handed = this.#handOver(child, script);
+      const handed = this.#handOver(spare, script);
       this.#scheduleRefill();
       const [ok, result] = await Promise.all([handed, this.#wait(child, options.timeout)]);
       if (ok) return result;

@@ -96,12 +96,20 @@ Deno.test("ShellCommandRunner with spares: exit codes, stderr, stdin at /dev/nul
     assert.equal(here.stdout, "here 2\n");
     const bad = await runner.run("echo before; if then", { env: {}, timeout: 10 });
     assert.notEqual(bad.code, 0);
+    // The same $0 and no positional parameters, as with `sh -c`.
+    const cold = await new ShellCommandRunner().run('echo "$0 $# [$1]"', { env: {}, timeout: 10 });
+    const warm = await runner.run('echo "$0 $# [$1]"', { env: {}, timeout: 10 });
+    assert.equal(warm.stdout, cold.stdout);
+    assert.equal(warm.stdout, "/bin/sh 0 []\n");
     // The loader's variables are not visible to the command.
-    const clean = await runner.run('echo "[${__f2b_s-unset}][${__f2b_l-unset}]"', {
-      env: {},
-      timeout: 10,
-    });
-    assert.equal(clean.stdout, "[unset][unset]\n");
+    const clean = await runner.run(
+      'echo "[${__f2b_s-unset}][${__f2b_l-unset}][${__f2b_ok-unset}]"',
+      {
+        env: {},
+        timeout: 10,
+      },
+    );
+    assert.equal(clean.stdout, "[unset][unset][unset]\n");
   } finally {
     await runner.close();
   }
