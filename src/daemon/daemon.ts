@@ -7,6 +7,9 @@
  */
 
 import type { JailSpec, ServerSpec } from "../config/types.ts";
+import { dirname } from "node:path";
+import { BanDatabase } from "../db/ban_database.ts";
+import { FailManager } from "../jail/fail_manager.ts";
 import type { DaemonLogger } from "../log/logger.ts";
 import type { BanRequest, BanTicket, FromWorker, LogPosition } from "../ipc/messages.ts";
 import type { Logger } from "../log/types.ts";
@@ -52,8 +55,13 @@ export interface DaemonOptions {
   validateJail?: (spec: JailSpec) => void;
   /** The daemon's logger, for `set/get loglevel|logtarget`, `flushlogs`. */
   daemonLogger?: DaemonLogger;
-  /** Server settings in force, for `get dbfile|socket|…`. */
+  /** Server settings in force, for `get dbfile|socket|…` (`set dbpurgeage|dbmaxmatches|dbfile` change them). */
   serverSpec?: ServerSpec;
+  /**
+   * Opens the database at a path, for `set dbfile` (when no jail is present).
+   * @default BanDatabase.open with the daemon's logger and clock
+   */
+  openDatabase?: (file: string) => BanDatabasePort;
   /** Makes jail workers (a fake in tests). */
   workerFactory?: WorkerFactory;
   /** Milliseconds between heartbeats. @default 1000 */
@@ -77,6 +85,12 @@ interface JailState {
   positionsDirty: boolean;
   /** A ban or unban happened since positions were last saved. */
   saveNow: boolean;
+  /** False for a jail made by `add` and not started yet (no worker, no actionstart). */
+  started: boolean;
+  /** `set <jail> idle on`: the worker is stopped, its positions kept. */
+  idle: boolean;
+  /** Failures counted by `set <jail> attempt`, made on first use. */
+  attempts: FailManager | null;
 }
 
 interface PendingBan {
@@ -159,22 +173,25 @@ export class Daemon implements ServerControl {
     }
     const restore = this.#currentBans();
     for (const spec of specs) await this.#startJail(spec, restore);
-    const db = this.#o.db;
-    if (db) {
-      this.#positionTimer = setInterval(
-        () => this.#savePositions(false),
-        this.#o.positionSaveInterval ?? 10_000,
-      );
-      const purge = () => {
-        try {
-          db.purge(this.#clock.now(), this.#o.dbPurgeAge ?? 86400);
-        } catch (e) {
-          this.#logger.log("ERROR", `Cannot purge the database: ${errorText(e)}`);
-        }
-      };
-      purge();
-      this.#purgeTimer = setInterval(purge, this.#o.purgeInterval ?? 3_600_000);
-    }
+    this.#armDatabaseTimers();
+  }
+
+  /** Starts the position-save and purge timers when a database is open and they are not running. */
+  #armDatabaseTimers(): void {
+    if (!this.#o.db || this.#positionTimer !== null) return;
+    this.#positionTimer = setInterval(
+      () => this.#savePositions(false),
+      this.#o.positionSaveInterval ?? 10_000,
+    );
+    const purge = () => {
+      try {
+        this.#o.db?.purge(this.#clock.now(), this.#o.dbPurgeAge ?? 86400);
+      } catch (e) {
+        this.#logger.log("ERROR", `Cannot purge the database: ${errorText(e)}`);
+      }
+    };
+    purge();
+    this.#purgeTimer = setInterval(purge, this.#o.purgeInterval ?? 3_600_000);
   }
 
   #currentBans(): BanTicket[] {
@@ -187,11 +204,8 @@ export class Daemon implements ServerControl {
     }
   }
 
-  async #startJail(spec: JailSpec, restore: BanTicket[]): Promise<void> {
-    const name = spec.name;
-    this.#jailLog.log("INFO", `Creating new jail '${name}'`);
-    for (const w of spec.warnings ?? []) this.#jailLog.log("WARNING", `[${name}] ${w}`);
-    const state: JailState = {
+  #newState(spec: JailSpec, started: boolean): JailState {
+    return {
       spec,
       bans: this.#o.newBanManager(spec),
       ignore: this.#ignoreCommand(spec),
@@ -202,7 +216,20 @@ export class Daemon implements ServerControl {
       inFlight: new Set(),
       positionsDirty: false,
       saveNow: false,
+      started,
+      idle: false,
+      attempts: null,
     };
+  }
+
+  async #startJail(spec: JailSpec, restore: BanTicket[]): Promise<void> {
+    const name = spec.name;
+    // A jail made by `add` keeps its state (and idle flag); any other starts fresh.
+    const added = this.#jails.get(name);
+    const state = added && !added.started ? added : this.#newState(spec, true);
+    if (state !== added) this.#jailLog.log("INFO", `Creating new jail '${name}'`);
+    for (const w of spec.warnings ?? []) this.#jailLog.log("WARNING", `[${name}] ${w}`);
+    state.started = true;
     this.#jails.set(name, state);
     try {
       await this.#o.executor.startJail(name, spec.actions);
@@ -224,7 +251,7 @@ export class Daemon implements ServerControl {
     } catch (e) {
       this.#logger.log("ERROR", `[${name}] Cannot read saved log positions: ${errorText(e)}`);
     }
-    this.#supervisor.startJail(spec, positions);
+    if (!state.idle) this.#supervisor.startJail(spec, positions);
     this.#jailLog.log("INFO", `Jail '${name}' started`);
   }
 
@@ -334,6 +361,11 @@ export class Daemon implements ServerControl {
   }
 
   #dbAdd(ticket: BanTicket): void {
+    // dbmaxmatches: the matched lines stored per ticket.
+    const max = this.#o.serverSpec?.dbmaxmatches;
+    if (max !== undefined && max >= 0 && ticket.matches.length > max) {
+      ticket = { ...ticket, matches: max === 0 ? [] : ticket.matches.slice(-max) };
+    }
     try {
       this.#o.db?.addBan(ticket);
     } catch (e) {
@@ -490,8 +522,121 @@ export class Daemon implements ServerControl {
 
   /** Addresses banned in `jail`, ordered by end of ban. */
   bannedIps(jail: string): string[] {
+    return this.banTickets(jail).map((t) => t.fid);
+  }
+
+  /** Bans in force in `jail`, ordered by end of ban (`get <jail> banip --with-time`). */
+  banTickets(jail: string): BanTicket[] {
     const end = (t: BanTicket) => t.banTime < 0 ? Infinity : t.time + t.banTime;
-    return [...this.#state_(jail).bans.bans()].sort((a, b) => end(a) - end(b)).map((t) => t.fid);
+    return [...this.#state_(jail).bans.bans()].sort((a, b) => end(a) - end(b));
+  }
+
+  /**
+   * Registers a jail made by `add`: listed and configurable, started by
+   * `startJail` with the spec `set` commands built.
+   */
+  addJail(spec: JailSpec): void {
+    if (this.#state !== "running") throw new Error("The server is not running");
+    if (this.#jails.has(spec.name)) throw new Error(`Jail "${spec.name}" already exists`);
+    this.#jails.set(spec.name, this.#newState(spec, false));
+    this.#jailLog.log("INFO", `Creating new jail '${spec.name}'`);
+  }
+
+  /**
+   * `set <jail> idle on|off`: on stops the jail's worker (positions kept, no
+   * log line read); off starts it again where it stopped.
+   */
+  async setIdle(jail: string, idle: boolean): Promise<void> {
+    const state = this.#state_(jail);
+    if (state.idle === idle) return;
+    state.idle = idle;
+    if (!state.started) return;
+    if (idle) {
+      await this.#supervisor.stopJail(jail);
+      this.#saveJailPositions(jail, state);
+      this.#jailLog.log("INFO", `Jail '${jail}' is idle`);
+    } else {
+      this.#supervisor.startJail(state.spec, this.#supervisor.positions(jail));
+      this.#jailLog.log("INFO", `Jail '${jail}' is active again`);
+    }
+  }
+
+  /**
+   * `set <jail> attempt <ip> [<match> …]`: counts `matches.length || 1`
+   * failures of `ip` now, with the jail's maxretry and findtime; reaching
+   * maxretry bans it (ignoreip is not consulted, as in fail2ban). These
+   * failures are counted on the main thread, apart from the worker's.
+   */
+  addAttempt(jail: string, ip: string, matches: string[]): void {
+    const state = this.#state_(jail);
+    const spec = state.spec;
+    const now = this.#clock.now();
+    const options = {
+      maxRetry: spec.maxretry,
+      findTime: spec.findtime,
+      maxMatches: spec.maxmatches,
+    };
+    state.attempts ??= new FailManager(options);
+    state.attempts.setOptions(options);
+    state.attempts.cleanup(now);
+    this.#filterLog.log("INFO", `[${jail}] Attempt ${ip} - ${formatTime(now)}`);
+    const ticket = state.attempts.addFailure(ip, now, matches, {}, matches.length || 1);
+    if (!ticket) return;
+    const family = ip.includes(":") ? "inet6" : /^\d+\.\d+\.\d+\.\d+$/.test(ip) ? "inet4" : null;
+    this.#onBanRequest(state, {
+      jail,
+      fid: ip,
+      family,
+      failures: ticket.retry,
+      time: ticket.lastTime,
+      matches: ticket.matches,
+      data: ticket.data,
+    });
+  }
+
+  /**
+   * `set dbpurgeage|dbmaxmatches|dbfile`: changes a database setting now;
+   * `dbfile` only while no jail is present (closes the database, opens the new one).
+   */
+  setDatabaseOption(
+    name: "dbfile" | "dbmaxmatches" | "dbpurgeage",
+    value: string | number,
+  ): void {
+    const spec = this.#o.serverSpec;
+    if (!spec) throw new Error("Server settings are not available");
+    switch (name) {
+      case "dbpurgeage":
+        this.#o.dbPurgeAge = Number(value);
+        this.#o.serverSpec = { ...spec, dbpurgeage: Number(value) };
+        return;
+      case "dbmaxmatches":
+        this.#o.serverSpec = { ...spec, dbmaxmatches: Number(value) };
+        return;
+      case "dbfile": {
+        if (this.#jails.size > 0) {
+          throw new Error("Cannot change database when there are jails present");
+        }
+        const file = String(value);
+        const none = file === "" || file.toLowerCase() === "none";
+        const open = this.#o.openDatabase ?? ((path: string) => {
+          if (path !== ":memory:") Deno.mkdirSync(dirname(path), { recursive: true });
+          return BanDatabase.open(path, { logger: this.#logger, clock: this.#clock });
+        });
+        const next = none ? null : open(file);
+        try {
+          this.#o.db?.close();
+        } catch (e) {
+          this.#logger.log("ERROR", `Cannot close the database: ${errorText(e)}`);
+        }
+        for (const t of [this.#positionTimer, this.#purgeTimer]) if (t !== null) clearInterval(t);
+        this.#positionTimer = this.#purgeTimer = null;
+        this.#o.db = next;
+        this.#o.serverSpec = { ...spec, dbfile: none ? "None" : file };
+        this.#logger.log("INFO", none ? "Database disabled" : `Connected to database ${file}`);
+        if (this.#state === "running") this.#armDatabaseTimers();
+        return;
+      }
+    }
   }
 
   /** The daemon's logger (for the control plane's log commands). */
@@ -509,6 +654,12 @@ export class Daemon implements ServerControl {
   updateJail(name: string, spec: JailSpec): Promise<void> {
     const state = this.#state_(name);
     if (spec.name !== name) throw new Error(`Cannot rename jail "${name}" to "${spec.name}"`);
+    if (!state.started) {
+      // A jail made by `add` is checked when it starts: it may have no failregex yet.
+      state.spec = spec;
+      state.ignore = this.#ignoreCommand(spec);
+      return Promise.resolve();
+    }
     this.#o.validateJail?.(spec);
     // The ignorecache text is parsed here: a bad one throws before anything changes.
     if (spec.ignorecommand?.trim() && spec.ignorecache?.trim()) this.#ignoreCommand(spec);
@@ -524,9 +675,17 @@ export class Daemon implements ServerControl {
     this.#armUnbanTimer();
   }
 
-  /** Starts one jail from the configuration (`start <jail>`). */
+  /** Starts one jail: one made by `add` with its spec, else from the configuration (`start <jail>`). */
   async startJail(name: string): Promise<void> {
-    if (this.#jails.has(name)) throw new Error(`Jail "${name}" is already running`);
+    const added = this.#jails.get(name);
+    if (added && !added.started) {
+      this.#o.validateJail?.(added.spec);
+      added.bans = this.#o.newBanManager(added.spec);
+      await this.#startJail(added.spec, this.#currentBans());
+      this.#armUnbanTimer();
+      return;
+    }
+    if (added) throw new Error(`Jail "${name}" is already running`);
     const spec = (await this.#o.loadJails()).find((s) => s.name === name);
     if (!spec) throw new UnknownJailError(name);
     await this.#startJail(spec, this.#currentBans());
@@ -585,6 +744,11 @@ export class Daemon implements ServerControl {
   async #stopJail(name: string): Promise<void> {
     const state = this.#jails.get(name);
     if (!state) return;
+    if (!state.started) {
+      this.#jails.delete(name);
+      this.#jailLog.log("INFO", `Jail '${name}' stopped`);
+      return;
+    }
     await this.#supervisor.stopJail(name);
     const positions = this.#supervisor.positions(name);
     if (positions.length > 0) {
@@ -699,7 +863,8 @@ export class Daemon implements ServerControl {
       for (const t of state.bans.bans()) bans.addBan(t);
       state.bans = bans;
     }
-    this.#supervisor.updateJail(spec);
+    // An idle jail's worker is stopped: it gets the new spec when it starts again.
+    if (!state.idle) this.#supervisor.updateJail(spec);
     if (JSON.stringify(old.actions) !== JSON.stringify(spec.actions)) {
       const tickets = [...bans.bans()];
       const name = spec.name;
