@@ -383,13 +383,21 @@ Deno.test({
   sanitizeOps: false,
   fn: () =>
     withServers(async (dirs) => {
-      await assertSame(dirs, ["set alpha banip 192.0.2.1 192.0.2.2"]);
+      await assertSame(dirs, [
+        "set alpha banip 192.0.2.1 192.0.2.2",
+        "set beta bantime -1",
+        "set beta banip 192.0.2.3",
+      ]);
       const { fb, f2b } = await both(dirs, [
         "version",
         "get beta failregex",
         "get alpha banip --with-time",
         "get alpha actionproperties record",
+        "get beta banip --with-time",
       ]);
+      // A permanent ban: "+ -1" and fail2ban's end-of-time date, on both.
+      assert.match(fb[4]!, /^192\.0\.2\.3 \t.* \+ -1 = 9999-12-31 23:59:59$/);
+      assert.match(f2b[4]!, /^192\.0\.2\.3 \t.* \+ -1 = 9999-12-31 23:59:59$/);
       // version: each server answers its own version.
       assert.match(fb[0]!, /^\d+\.\d+\.\d+$/);
       assert.match(f2b[0]!, /^\d+\.\d+\.\d+$/);

@@ -147,9 +147,10 @@ function localTime(epoch: number): string {
   }:${pad2(d.getSeconds())}`;
 }
 
-/** `get <JAIL> banip --with-time` line: `IP \tSTART + SECONDS = END`. */
+/** `get <JAIL> banip --with-time` line: `IP \tSTART + SECONDS = END` (`+ -1 = 9999-12-31 23:59:59` when permanent). */
 export function banWithTime(ticket: BanTicket): string {
-  const end = ticket.banTime < 0 ? "permanent" : localTime(ticket.time + ticket.banTime);
+  // A permanent ban ends at fail2ban's "end of time", printed as the largest date it can show.
+  const end = ticket.banTime < 0 ? "9999-12-31 23:59:59" : localTime(ticket.time + ticket.banTime);
   return `${ticket.fid} \t${localTime(ticket.time)} + ${ticket.banTime} = ${end}`;
 }
 
