@@ -497,3 +497,47 @@ Deno.test("Supervisor restarts a worker that crashed", async () => {
     await t.daemon.stop();
   }
 });
+
+/** Polls `cond` every 10 ms for up to 10 s. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cond(), `timed out waiting for ${what}`);
+}
+
+Deno.test("set attempt through the real worker: 2 log failures + 3 attempts reach maxretry 5", async () => {
+  const dir = await Deno.makeTempDir();
+  const now = Math.floor(Date.now() / 1000);
+  const stamp = new Date(now * 1000).toISOString().replace("T", " ").slice(0, 19);
+  const log = `${dir}/auth.log`;
+  await Deno.writeTextFile(
+    log,
+    `${stamp} Failed password for root from 192.0.2.9 port 22\n`.repeat(2),
+  );
+  const base = jail("sshd", { logpath: [log], maxretry: 5, usedns: "no" });
+  const spec: JailSpec = {
+    ...base,
+    filter: {
+      ...base.filter,
+      logtimezone: "UTC",
+      failregex: [{ pattern: "^\\s*Failed password for \\S+ from <HOST>", origin: "test" }],
+    },
+  };
+  // The real worker (default factory), with the daemon's clock at the real time.
+  const t = setup([spec], { workerFactory: undefined, clock: new ManualClock(now) });
+  try {
+    await t.daemon.start();
+    await until(() => t.daemon.jailStatus("sshd").totalFailed === 2, "the 2 log failures");
+    await t.daemon.addAttempt("sshd", "192.0.2.9", []);
+    await t.daemon.addAttempt("sshd", "::ffff:192.0.2.9", []);
+    assert.deepEqual(t.daemon.bannedIps("sshd"), []);
+    await t.daemon.addAttempt("sshd", "192.0.2.9", ["by hand"]);
+    assert.deepEqual(t.daemon.bannedIps("sshd"), ["192.0.2.9"]);
+    const ticket = t.daemon.banTickets("sshd")[0]!;
+    assert.equal(ticket.failures, 5);
+    assert.equal(ticket.matches.at(-1), "by hand");
+    await until(() => t.executor.calls.includes("ban sshd 192.0.2.9"), "the ban action");
+  } finally {
+    await t.daemon.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -564,13 +564,33 @@ export class Daemon implements ServerControl {
   /**
    * `set <jail> attempt <ip> [<match> …]`: counts `matches.length || 1`
    * failures of `ip` now, with the jail's maxretry and findtime; reaching
-   * maxretry bans it (ignoreip is not consulted, as in fail2ban). These
-   * failures are counted on the main thread, apart from the worker's.
+   * maxretry bans it (ignoreip is not consulted, as in fail2ban). The jail's
+   * worker counts them with the failures read from its logs (so both add up to
+   * maxretry); resolves once the worker has counted them and any ban request
+   * it made was received. Without a worker (a jail made by `add` not started
+   * yet, an idle jail, a worker being restarted) they are counted here.
    */
-  addAttempt(jail: string, ip: string, matches: string[]): void {
+  async addAttempt(jail: string, ip: string, matches: string[]): Promise<void> {
     const state = this.#state_(jail);
-    const spec = state.spec;
     const now = this.#clock.now();
+    this.#filterLog.log("INFO", `[${jail}] Attempt ${ip} - ${formatTime(now)}`);
+    const family = ip.includes(":") ? "inet6" : /^\d+\.\d+\.\d+\.\d+$/.test(ip) ? "inet4" : null;
+    const attempts = matches.length || 1;
+    if (
+      state.started && !state.idle &&
+      this.#supervisor.post(jail, {
+        type: "attempt",
+        fid: ip,
+        family,
+        time: now,
+        matches,
+        attempts,
+      })
+    ) {
+      await this.#supervisor.sync(jail);
+      return;
+    }
+    const spec = state.spec;
     const options = {
       maxRetry: spec.maxretry,
       findTime: spec.findtime,
@@ -579,10 +599,8 @@ export class Daemon implements ServerControl {
     state.attempts ??= new FailManager(options);
     state.attempts.setOptions(options);
     state.attempts.cleanup(now);
-    this.#filterLog.log("INFO", `[${jail}] Attempt ${ip} - ${formatTime(now)}`);
-    const ticket = state.attempts.addFailure(ip, now, matches, {}, matches.length || 1);
+    const ticket = state.attempts.addFailure(ip, now, matches, {}, attempts);
     if (!ticket) return;
-    const family = ip.includes(":") ? "inet6" : /^\d+\.\d+\.\d+\.\d+$/.test(ip) ? "inet4" : null;
     this.#onBanRequest(state, {
       jail,
       fid: ip,

@@ -84,11 +84,11 @@ class Worker implements WorkerHandle {
   constructor(readonly jail: string) {}
   postMessage(m: ToWorker) {
     this.posted.push(m);
-    if (m.type === "stop") {
-      queueMicrotask(() =>
-        this.onmessage?.({ data: { type: "stopped", jail: this.jail } } as MessageEvent<FromWorker>)
-      );
-    }
+    if (m.type === "stop") queueMicrotask(() => this.emit({ type: "stopped", jail: this.jail }));
+    if (m.type === "ping") queueMicrotask(() => this.emit({ type: "pong", seq: m.seq }));
+  }
+  emit(m: FromWorker) {
+    this.onmessage?.({ data: m } as MessageEvent<FromWorker>);
   }
   terminate() {
     this.terminated = true;
@@ -194,13 +194,62 @@ Deno.test("Daemon.setIdle stops the worker and resumes it with the latest spec",
   }
 });
 
-Deno.test("Daemon.addAttempt counts failures and bans at maxretry", async () => {
+Deno.test("Daemon.addAttempt hands attempts to the worker, which counts them with the log's", async () => {
   const t = setup([{ ...newJailSpec("alpha", "polling"), maxretry: 3 }]);
   try {
     await t.daemon.start();
-    t.daemon.addAttempt("alpha", "192.0.2.50", []);
+    const w = t.worker("alpha")!;
+    // The worker (a fake here) answers: its ban request is in when addAttempt resolves.
+    const onAttempt = w.postMessage.bind(w);
+    w.postMessage = (m: ToWorker) => {
+      onAttempt(m);
+      if (m.type === "attempt" && m.attempts === 2) {
+        w.emit({
+          type: "ban",
+          request: {
+            jail: "alpha",
+            fid: m.fid,
+            family: m.family,
+            failures: 3,
+            time: m.time,
+            matches: m.matches,
+            data: {},
+          },
+        });
+      }
+    };
+    await t.daemon.addAttempt("alpha", "192.0.2.50", []);
+    await t.daemon.addAttempt("alpha", "192.0.2.50", ["line one", "line two"]);
+    assert.deepEqual(
+      w.posted.filter((m) => m.type === "attempt"),
+      [
+        { type: "attempt", fid: "192.0.2.50", family: "inet4", time: T0, matches: [], attempts: 1 },
+        {
+          type: "attempt",
+          fid: "192.0.2.50",
+          family: "inet4",
+          time: T0,
+          matches: ["line one", "line two"],
+          attempts: 2,
+        },
+      ],
+    );
+    assert.deepEqual(t.daemon.bannedIps("alpha"), ["192.0.2.50"]);
+    await tick();
+    assert.ok(t.calls.includes("ban alpha 192.0.2.50"));
+  } finally {
+    await t.daemon.stop();
+  }
+});
+
+Deno.test("Daemon.addAttempt counts on the main thread while the jail has no worker (idle)", async () => {
+  const t = setup([{ ...newJailSpec("alpha", "polling"), maxretry: 3 }]);
+  try {
+    await t.daemon.start();
+    await t.daemon.setIdle("alpha", true);
+    await t.daemon.addAttempt("alpha", "192.0.2.50", []);
     assert.deepEqual(t.daemon.bannedIps("alpha"), []);
-    t.daemon.addAttempt("alpha", "192.0.2.50", ["line one", "line two"]);
+    await t.daemon.addAttempt("alpha", "192.0.2.50", ["line one", "line two"]);
     await tick();
     assert.deepEqual(t.daemon.bannedIps("alpha"), ["192.0.2.50"]);
     assert.ok(t.calls.includes("ban alpha 192.0.2.50"));
@@ -208,7 +257,7 @@ Deno.test("Daemon.addAttempt counts failures and bans at maxretry", async () => 
     assert.deepEqual(t.db.added[0]!.matches, ["line one", "line two"]);
     t.daemon.setDatabaseOption("dbmaxmatches", 1);
     t.daemon.banIp("alpha", "192.0.2.51");
-    t.daemon.addAttempt("alpha", "192.0.2.52", ["a", "b", "c"]);
+    await t.daemon.addAttempt("alpha", "192.0.2.52", ["a", "b", "c"]);
     await tick();
     assert.deepEqual(t.db.added.at(-1)!.matches, ["c"]);
   } finally {

@@ -95,6 +95,8 @@ interface Slot {
   skipTried: Set<string>;
   stopping: boolean;
   stopped: PromiseWithResolvers<void> | null;
+  /** {@link Supervisor.sync} calls waiting for the pong of their ping. */
+  waiters: { seq: number; done: () => void }[];
 }
 
 /** Starts, watches and restarts one worker per jail. */
@@ -157,6 +159,7 @@ export class Supervisor {
       skipTried: new Set(),
       stopping: false,
       stopped: null,
+      waiters: [],
     };
     this.#slots.set(spec.name, slot);
     this.#spawn(slot, null);
@@ -171,9 +174,40 @@ export class Supervisor {
     slot.worker?.postMessage({ type: "update", spec });
   }
 
-  /** Sends a message to the worker of `jail`, if it runs. */
-  post(jail: string, message: ToWorker): void {
-    this.#slots.get(jail)?.worker?.postMessage(message);
+  /** Sends a message to the worker of `jail`; false when no worker runs (stopped, restarting). */
+  post(jail: string, message: ToWorker): boolean {
+    const worker = this.#slots.get(jail)?.worker;
+    if (!worker) return false;
+    worker.postMessage(message);
+    return true;
+  }
+
+  /**
+   * Resolves once the worker of `jail` has handled the messages posted to it so far (the pong
+   * of a ping sent now is back, so whatever the worker posted before it was received too), or
+   * after `timeout` milliseconds, or when the worker goes away.
+   */
+  sync(jail: string, timeout = this.#stopTimeout): Promise<void> {
+    const slot = this.#slots.get(jail);
+    const worker = slot?.worker;
+    if (!slot || !worker) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const seq = ++slot.seq;
+    const timer = setTimeout(() => done(), timeout);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    slot.waiters.push({ seq, done });
+    worker.postMessage({ type: "ping", seq });
+    return promise;
+  }
+
+  /** Releases every {@link sync} waiting on the slot's worker (it was terminated). */
+  #release(slot: Slot): void {
+    const waiters = slot.waiters;
+    slot.waiters = [];
+    for (const w of waiters) w.done();
   }
 
   /** Stops the worker of one jail, waiting for its `stopped` (then terminating it). */
@@ -195,6 +229,7 @@ export class Supervisor {
       worker.terminate();
       slot.worker = null;
     }
+    this.#release(slot);
     this.#slots.delete(jail);
     this.#final.set(jail, [...slot.positions.values()]);
     if (this.#slots.size === 0 && this.#heartbeat !== null) {
@@ -237,6 +272,7 @@ export class Supervisor {
       );
       worker.terminate();
       slot.worker = null;
+      this.#release(slot);
       this.#scheduleRestart(slot, null);
     };
     worker.postMessage({
@@ -265,6 +301,11 @@ export class Supervisor {
     switch (message.type) {
       case "pong":
         slot.lastPong = performance.now();
+        if (slot.waiters.length > 0) {
+          const due = slot.waiters.filter((w) => w.seq <= message.seq);
+          slot.waiters = slot.waiters.filter((w) => w.seq > message.seq);
+          for (const w of due) w.done();
+        }
         return;
       case "positions":
         for (const p of message.positions) {
@@ -306,6 +347,7 @@ export class Supervisor {
   #restartStuck(slot: Slot, worker: WorkerHandle, now: number): void {
     worker.terminate();
     slot.worker = null;
+    this.#release(slot);
     const line = slot.progress?.current() ?? null;
     slot.progress = null;
     let skip: Skip | null = null;

@@ -68,6 +68,19 @@ export type ToWorker =
   | { type: "update"; spec: JailSpec }
   /** Forget failures of an address (after a ban or a manual unban). */
   | { type: "forget"; fid: string }
+  /**
+   * `set <jail> attempt <ip> [<match> …]`: count `attempts` failures of `fid` at `time` with the
+   * failures read from the log (ignoreip not consulted, as in fail2ban); a ban request follows
+   * when the id reaches maxretry.
+   */
+  | {
+    type: "attempt";
+    fid: string;
+    family: "inet4" | "inet6" | null;
+    time: number;
+    matches: string[];
+    attempts: number;
+  }
   | { type: "stop" };
 
 /** Jail worker → main thread. */

@@ -167,8 +167,8 @@ export class JailRunner {
   }
 
   /**
-   * Handles one message. `ping` and `forget` are answered at once; `start`, `update` and `stop`
-   * run in order. The returned promise settles when this message is done.
+   * Handles one message. `ping`, `forget` and `attempt` (once started) are handled at once;
+   * `start`, `update` and `stop` run in order. The returned promise settles when this message is done.
    */
   handle(message: ToWorker): Promise<void> {
     switch (message.type) {
@@ -178,6 +178,13 @@ export class JailRunner {
       case "forget":
         if (this.#fails?.forget(message.fid)) this.#statsChanged();
         return Promise.resolve();
+      case "attempt":
+        // Counted at once once the jail runs (not behind a backlog read), else after its start.
+        if (this.#fails) {
+          this.#attempt(message);
+          return Promise.resolve();
+        }
+        return this.#enqueue(() => Promise.resolve(this.#attempt(message)));
       case "start":
         return this.#enqueue(() =>
           this.#start(
@@ -608,16 +615,35 @@ export class JailRunner {
     lines: string[],
     data: Record<string, string>,
   ): void {
+    this.#o.post({ type: "found", jail: this.#name, fid, time });
+    this.#addFailure(fid, address?.family ?? null, time, lines, data, 1);
+  }
+
+  /** `set <jail> attempt`: failures counted with the log's, under the same canonical id. */
+  #attempt(m: Extract<ToWorker, { type: "attempt" }>): void {
+    if (!this.#fails || this.#stopped) return;
+    const address = this.#useDns === "raw" ? null : parseAddress(m.fid);
+    const fid = address?.canonical ?? m.fid;
+    this.#addFailure(fid, address?.family ?? m.family, m.time, m.matches, {}, m.attempts);
+  }
+
+  #addFailure(
+    fid: string,
+    family: "inet4" | "inet6" | null,
+    time: number,
+    lines: string[],
+    data: Record<string, string>,
+    attempts: number,
+  ): void {
     const jail = this.#name;
-    this.#o.post({ type: "found", jail, fid, time });
-    const ticket = this.#fails!.addFailure(fid, time, lines, data);
+    const ticket = this.#fails!.addFailure(fid, time, lines, data, attempts);
     if (ticket) {
       this.#o.post({
         type: "ban",
         request: {
           jail,
           fid,
-          family: address?.family ?? null,
+          family,
           failures: ticket.retry,
           time: ticket.lastTime,
           matches: ticket.matches,

@@ -171,6 +171,69 @@ Deno.test("JailRunner posts a ban request at the maxretry-th failure, right afte
   }
 });
 
+Deno.test("JailRunner counts attempts with the log's failures: 2 log failures + attempt x3 reach maxretry 5", async () => {
+  const { runner, tailer, of } = await harness({}, { maxretry: 5 });
+  try {
+    tailer.feed([`@${NOW - 5} Failed from 192.0.2.1`, `@${NOW - 4} Failed from 192.0.2.1`]);
+    // The attempt's address is read as the log's are: the mapped form is the same id.
+    const attempt = (matches: string[], attempts: number) =>
+      runner.handle({
+        type: "attempt",
+        fid: "::ffff:192.0.2.1",
+        family: "inet6",
+        time: NOW,
+        matches,
+        attempts,
+      });
+    await attempt([], 1);
+    assert.equal(of("ban").length, 0);
+    await attempt(["by hand a", "by hand b"], 2);
+    const bans = of("ban");
+    assert.equal(bans.length, 1);
+    assert.deepEqual(bans[0]!.request, {
+      jail: "sshd",
+      fid: "192.0.2.1",
+      family: "inet4",
+      failures: 5,
+      time: NOW,
+      matches: [`@${NOW - 4} Failed from 192.0.2.1`, "by hand a", "by hand b"],
+      data: {},
+    });
+    // Attempts are not log lines: no `Found`.
+    assert.equal(of("found").length, 2);
+  } finally {
+    await runner.handle({ type: "stop" });
+  }
+});
+
+Deno.test("JailRunner counts an attempt that arrives before its start once it has started", async () => {
+  const sent: FromWorker[] = [];
+  const runner = new JailRunner({
+    clock: new ManualClock(NOW),
+    post: (m) => sent.push(m),
+    createMatcher: () => new FakeMatcher(),
+    createTailer: (o, s) => new FakeTailer(o, s),
+    statsInterval: 60_000,
+  });
+  const started = runner.handle({
+    type: "start",
+    spec: spec({ maxretry: 2 }),
+    positions: [],
+    skipLineAt: null,
+  });
+  const attempted = runner.handle({
+    type: "attempt",
+    fid: "192.0.2.8",
+    family: "inet4",
+    time: NOW,
+    matches: [],
+    attempts: 2,
+  });
+  await Promise.all([started, attempted]);
+  assert.deepEqual(sent.filter((m) => m.type === "ban").length, 1);
+  await runner.handle({ type: "stop" });
+});
+
 Deno.test("JailRunner answers ping, forgets ids and stops with positions", async () => {
   const { runner, tailer, of, sent } = await harness();
   await runner.handle({ type: "ping", seq: 7 });
