@@ -5,9 +5,14 @@
  * - generates the reference log with ../shared/bench/gen_authlog.py (path
  *   relative to the repository's parent; `F2B_BENCH_GEN` overrides it,
  *   `F2B_BENCH_LINES` sets the line count, default 200000)
- * - runs f2b's regex command as a subprocess (wall time, the honest figure)
- *   and in-process, with filter.d/sshd.conf (`F2B_BENCH_FILTER` overrides)
- * - runs fail2ban-regex on the same file when it is installed
+ * - runs f2b's regex command once in-process, then as a subprocess and
+ *   fail2ban-regex on the same file (when installed), alternately, 3 times
+ *   each (`F2B_BENCH_RUNS`), with filter.d/sshd.conf (`F2B_BENCH_FILTER`)
+ * - reports for both tools the median of (a) the wall time of the whole
+ *   process and (b) the tool's own processing time ("[processed in X sec]":
+ *   from the first line read to the last line processed, without start-up
+ *   and module loading), as lines/s and ns/line, and both ratios: the
+ *   headline one from processing times, the wall one beside it
  * - measures the date detector alone over the same lines
  * - checks that both tools count the same matched lines (75,308 for the
  *   default 200,000 lines; `F2B_BENCH_EXPECT_MATCHED` overrides)
@@ -27,6 +32,7 @@ const LINES = Number(Deno.env.get("F2B_BENCH_LINES") ?? "200000");
 const GEN = Deno.env.get("F2B_BENCH_GEN") ?? join(REPO, "..", "shared", "bench", "gen_authlog.py");
 const FILTER = Deno.env.get("F2B_BENCH_FILTER") ?? "/etc/fail2ban/filter.d/sshd.conf";
 const EXPECT = Deno.env.get("F2B_BENCH_EXPECT_MATCHED") ?? (LINES === 200000 ? "75308" : "");
+const RUNS = Number(Deno.env.get("F2B_BENCH_RUNS") ?? "3");
 const V8_FLAGS = "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks";
 
 interface Counts {
@@ -41,15 +47,42 @@ function parseCounts(text: string): Counts | null {
   return m ? { lines: +m[1]!, ignored: +m[2]!, matched: +m[3]!, missed: +m[4]! } : null;
 }
 
-async function run(
-  cmd: string,
-  args: string[],
-): Promise<{ code: number; out: string; err: string; secs: number }> {
+/** The tool's own processing time: "[processed in X sec]" (first line read to last processed). */
+function parseProcessed(text: string): number | null {
+  const m = /\[processed in (\d+(?:\.\d+)?) sec\]/.exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+/** One run of a tool: exit code, output, wall time of the whole process, its own processing time. */
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+  wall: number;
+  processed: number | null;
+  counts: Counts | null;
+}
+
+async function run(cmd: string, args: string[]): Promise<Run> {
   const t0 = performance.now();
   const p = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  const secs = (performance.now() - t0) / 1000;
+  const wall = (performance.now() - t0) / 1000;
   const dec = new TextDecoder();
-  return { code: p.code, out: dec.decode(p.stdout), err: dec.decode(p.stderr), secs };
+  const out = dec.decode(p.stdout);
+  return {
+    code: p.code,
+    out,
+    err: dec.decode(p.stderr),
+    wall,
+    processed: parseProcessed(out),
+    counts: parseCounts(out),
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 async function which(name: string): Promise<boolean> {
@@ -67,8 +100,8 @@ async function which(name: string): Promise<boolean> {
 }
 
 function rate(lines: number, secs: number): string {
-  return `${Math.round(lines / secs).toLocaleString("en-US")} lines/s, ${
-    Math.round(secs * 1e9 / lines)
+  return `${Math.round(lines / secs).toLocaleString("en-US").padStart(10)} lines/s ${
+    String(Math.round(secs * 1e9 / lines)).padStart(6)
   } ns/line`;
 }
 
@@ -116,7 +149,7 @@ async function main(): Promise<number> {
   }
   console.log(`date detector (in-process, best of 3): ${rate(lines.length, best)}`);
 
-  // f2b in-process
+  // f2b in-process (module already loaded, JIT cold for the first run)
   let captured = "";
   const t0 = performance.now();
   const code = await runRegexCommand([log, FILTER], {
@@ -125,60 +158,82 @@ async function main(): Promise<number> {
   });
   const inSecs = (performance.now() - t0) / 1000;
   const inCounts = parseCounts(captured);
-  console.log(`f2b regex (in-process):      ${rate(lines.length, inSecs)}  exit ${code}`);
+  console.log(
+    `f2b regex in-process, first run: ${rate(lines.length, inSecs)} (call), ${
+      rate(lines.length, parseProcessed(captured) ?? NaN)
+    } (processing)  exit ${code}\n`,
+  );
 
-  // f2b subprocess
-  const sub = await run(Deno.execPath(), [
-    "run",
-    "-A",
-    V8_FLAGS,
-    join(REPO, "mod.ts"),
-    "regex",
-    log,
-    FILTER,
-  ]);
-  const f2b = parseCounts(sub.out);
-  console.log(`f2b regex (subprocess wall): ${rate(lines.length, sub.secs)}  exit ${sub.code}`);
-  if (f2b === null) {
-    console.error(`ERROR: f2b regex printed no "Lines:" summary:\n${sub.out}\n${sub.err}`);
-    return 1;
+  const haveF2b = await which("fail2ban-regex");
+  const f2bRuns: Run[] = [];
+  const pyRuns: Run[] = [];
+  const f2bArgs = ["run", "-A", V8_FLAGS, join(REPO, "mod.ts"), "regex", log, FILTER];
+  for (let i = 0; i < RUNS; i++) {
+    // the two tools alternate so that load on the machine falls on both alike
+    const sub = await run(Deno.execPath(), f2bArgs);
+    f2bRuns.push(sub);
+    if (sub.counts === null || sub.processed === null) {
+      console.error(`ERROR: f2b regex printed no "Lines:" summary:\n${sub.out}\n${sub.err}`);
+      return 1;
+    }
+    if (haveF2b) {
+      const py = await run("fail2ban-regex", [log, FILTER]);
+      pyRuns.push(py);
+      if (py.counts === null || py.processed === null) {
+        console.error(`ERROR: fail2ban-regex printed no "Lines:" summary:\n${py.out}\n${py.err}`);
+        return 1;
+      }
+    }
   }
-
+  const n = lines.length;
+  const f2bProc = median(f2bRuns.map((r) => r.processed!));
+  const f2bWall = median(f2bRuns.map((r) => r.wall));
+  console.log(`median of ${RUNS} runs of each (the tools alternate):`);
+  console.log(`                  processing (own "processed in")      whole process (wall)`);
+  console.log(`f2b regex       ${rate(n, f2bProc)}    ${rate(n, f2bWall)}`);
+  const f2b = f2bRuns[0]!.counts!;
   let ok = true;
-  if (!(await which("fail2ban-regex"))) {
+  if (!haveF2b) {
     console.log("\nfail2ban-regex is not installed: f2b's figures only.");
   } else {
-    const py = await run("fail2ban-regex", [log, FILTER]);
-    const pc = parseCounts(py.out);
-    console.log(`fail2ban-regex (wall):       ${rate(lines.length, py.secs)}  exit ${py.code}`);
+    const pyProc = median(pyRuns.map((r) => r.processed!));
+    const pyWall = median(pyRuns.map((r) => r.wall));
+    console.log(`fail2ban-regex  ${rate(n, pyProc)}    ${rate(n, pyWall)}`);
     console.log(
-      `\nspeed-up: ${(py.secs / sub.secs).toFixed(1)}x (subprocess), ${
-        (py.secs / inSecs).toFixed(1)
-      }x (in-process)`,
+      `\nspeed-up: ${(pyProc / f2bProc).toFixed(1)}x (processing time, as each tool reports it), ${
+        (pyWall / f2bWall).toFixed(1)
+      }x (wall time of the whole process)`,
     );
-    if (pc === null) {
-      console.error(`ERROR: fail2ban-regex printed no "Lines:" summary:\n${py.out}\n${py.err}`);
-      ok = false;
-    } else if (JSON.stringify(pc) !== JSON.stringify(f2b)) {
-      console.error(
-        `ERROR: the tools disagree: fail2ban-regex ${JSON.stringify(pc)}, f2b ${
-          JSON.stringify(f2b)
-        }`,
-      );
-      ok = false;
-    } else {
+    console.log(
+      `runs (processing/wall s): f2b ${
+        f2bRuns.map((r) => `${r.processed!.toFixed(2)}/${r.wall.toFixed(2)}`).join(" ")
+      }; fail2ban-regex ${
+        pyRuns.map((r) => `${r.processed!.toFixed(2)}/${r.wall.toFixed(2)}`).join(" ")
+      }`,
+    );
+    for (const py of pyRuns) {
+      if (JSON.stringify(py.counts) !== JSON.stringify(f2b)) {
+        console.error(
+          `ERROR: the tools disagree: fail2ban-regex ${JSON.stringify(py.counts)}, f2b ${
+            JSON.stringify(f2b)
+          }`,
+        );
+        ok = false;
+      }
+    }
+    if (ok) {
       console.log(
         `both: ${f2b.lines} lines, ${f2b.ignored} ignored, ${f2b.matched} matched, ${f2b.missed} missed`,
       );
     }
   }
-  if (inCounts === null || JSON.stringify(inCounts) !== JSON.stringify(f2b)) {
-    console.error(
-      `ERROR: in-process and subprocess runs disagree: ${JSON.stringify(inCounts)} vs ${
-        JSON.stringify(f2b)
-      }`,
-    );
-    ok = false;
+  for (const r of [...f2bRuns, { counts: inCounts }]) {
+    if (JSON.stringify(r.counts) !== JSON.stringify(f2b)) {
+      console.error(
+        `ERROR: f2b runs disagree: ${JSON.stringify(r.counts)} vs ${JSON.stringify(f2b)}`,
+      );
+      ok = false;
+    }
   }
   if (EXPECT && f2b.matched !== Number(EXPECT)) {
     console.error(`ERROR: f2b matched ${f2b.matched} lines, expected ${EXPECT}`);

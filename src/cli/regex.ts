@@ -444,7 +444,7 @@ export async function forEachFileLine(
   };
   try {
     for (;;) {
-      const n = await file.read(buf);
+      const n = file.readSync(buf);
       const text = n === null
         ? decoder.decode()
         : decoder.decode(buf.subarray(0, n), { stream: true });
@@ -707,19 +707,19 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
   }
   const useDns = opts.raw ? "raw" : (opts.usedns ?? spec.options.usedns ?? "warn");
   const needPref = summary && spec.prefregex !== null;
-  const found = new DateSpy(detector);
-  const dd = needPref ? found : detector;
+  // -v shows the prefregex's groups, and a multi-line filter's prefregex ran on
+  // the buffer: those re-run it on the line (without its date) for statistics;
+  // otherwise the filter says whether it matched (running it only if it had skipped it)
+  const retestPref = needPref && (opts.verbose > 0 || spec.maxlines > 1);
+  const found = retestPref ? new DateSpy(detector) : null;
   const formatted = !summary;
   const filter = new Filter(spec, {
-    dateDetector: dd,
+    dateDetector: found ?? detector,
     useDns,
     checkAllRegex: opts.checkAll && !formatted,
     keepNoFail: true,
   });
-  const prefRe = needPref ? compileForStats(spec.prefregex!.pattern, useDns) : null;
-  const ignoreRes = summary && spec.ignoreregex.length > 1
-    ? spec.ignoreregex.map((r) => compileForStats(r.pattern, useDns))
-    : null;
+  const prefRe = retestPref ? compileForStats(spec.prefregex!.pattern, useDns) : null;
   const now = opts.now ?? (io.clock ?? SYSTEM_CLOCK).now();
   const maxPrint = opts.maxlines || 20;
   const stats: Stats = {
@@ -789,28 +789,33 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
     count(r0, line, lineNo, idless);
   };
   const count = (r: LineResult, line: string, lineNo: number, idless: boolean) => {
+    const failures = r.failures;
     let failing = false;
     let nofail = false;
-    for (const f of r.failures) {
-      if (f.data.nofail) nofail = true;
+    for (let i = 0; i < failures.length; i++) {
+      if (failures[i]!.data.nofail) nofail = true;
       else failing = true;
     }
     if (!summary) {
       if (r.ignored || nofail || !failing) return;
-      for (const f of r.failures) {
+      for (const f of failures) {
         if (f.data.nofail) continue;
         if (fmt) { for (const s of fmt(f)) out.line(s); }
         else out.line(jsonRecord(f, lineNo));
       }
       return;
     }
-    // a failregex only runs after the prefregex matched, so test it only for the other lines
-    if (
-      prefRe !== null && !opts.verbose && (r.matchedRegexes.length > 0 || r.failures.length > 0)
-    ) {
+    if (!needPref) {
+      // no prefregex
+    } else if (prefRe === null) {
+      if (failures.length > 0 || r.matchedRegexes.length > 0 || filter.prefRegexMatches()) {
+        stats.prefHits++;
+      }
+    } else if (!opts.verbose && (r.matchedRegexes.length > 0 || failures.length > 0)) {
+      // a failregex only runs after the prefregex matched
       stats.prefHits++;
-    } else if (prefRe !== null) {
-      const d = found.last;
+    } else {
+      const d = found!.last;
       const text = d !== null && d.end > d.start
         ? line.slice(0, d.start) + line.slice(d.end)
         : line;
@@ -831,12 +836,7 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
     if (idless) nofail = true;
     const ignored = r.ignored || nofail;
     if (r.ignored && stats.ignoreHits.length) {
-      let idx = 0;
-      if (ignoreRes !== null) {
-        const i = ignoreRes.findIndex((sr) => sr !== null && sr.re.test(line));
-        if (i >= 0) idx = i;
-      }
-      stats.ignoreHits[idx]!++;
+      stats.ignoreHits[Math.max(0, filter.ignoreRegexIndex)]!++;
     }
     stats.tested++;
     if (multi) {

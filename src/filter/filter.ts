@@ -513,6 +513,10 @@ export class Filter {
    */
   readonly #prefilter: RegExp | null;
   #prefMatched: boolean | null = null;
+  /** The buffer text the last line's regexes saw first (before a prefregex content replacement). */
+  #lastBuf = "";
+  #lastOrg: BufLine[] = NO_LINES;
+  #ignoreIndex = -1;
   #buffer: BufLine[] = [];
   #outIgnored = false;
   #outMatched: number[] = EMPTY as number[];
@@ -559,6 +563,31 @@ export class Filter {
    */
   get prefRegexMatched(): boolean | null {
     return this.#prefMatched;
+  }
+
+  /**
+   * Whether the prefregex matches the last line's buffer (the line without
+   * its date): {@link prefRegexMatched} when the filter tried it, otherwise
+   * the prefregex is run now (without reading its groups). Null when the
+   * filter has no prefregex.
+   */
+  prefRegexMatches(): boolean | null {
+    const pc = this.#pref;
+    if (pc === null) return null;
+    if (this.#prefMatched !== null) return this.#prefMatched;
+    const buf = this.#lastBuf;
+    if (!precheck(pc, buf)) return false;
+    if (
+      pc.contentTail !== null && this.#lastOrg.length === 1 && buf.indexOf("\n") === buf.length - 1
+    ) {
+      return pc.contentTail.test(buf);
+    }
+    return search(pc, buf, this.#lastOrg) !== null;
+  }
+
+  /** Index of the ignoreregex that ignored the last line (the first to match), or -1. */
+  get ignoreRegexIndex(): number {
+    return this.#ignoreIndex;
   }
 
   /** Number of ignoreregexes. */
@@ -619,9 +648,11 @@ export class Filter {
       org = fr.matched;
       buf = joinBuf(org);
     }
-    for (const ig of this.#ignore) {
-      if (search(ig, buf, org) !== null) {
+    const list = this.#ignore;
+    for (let i = 0; i < list.length; i++) {
+      if (search(list[i]!, buf, org) !== null) {
         if ((!this.#checkAll || this.#maxLines > 1) && fr !== null) this.#buffer = fr.unmatched;
+        if (this.#ignoreIndex < 0) this.#ignoreIndex = i;
         return true;
       }
     }
@@ -648,7 +679,10 @@ export class Filter {
       org = this.#buffer = [tl];
     }
     this.#prefMatched = null;
+    this.#ignoreIndex = -1;
     let buf: string | null = joinBuf(org);
+    this.#lastBuf = buf;
+    this.#lastOrg = org;
 
     if (this.#ignore.length && this.#ignore.length < this.#fail.length - 2) {
       if (this.#ignoreMatch(buf, org, null)) {
