@@ -541,3 +541,28 @@ Deno.test("set attempt through the real worker: 2 log failures + 3 attempts reac
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Daemon starts workers with the database's positions marked as such; restarts after ready are not", async () => {
+  const t = setup([jail("a")], { restartBackoff: 1 });
+  try {
+    t.db.positions.set("a", [{ path: "/tmp/a.log", offset: 7, firstLineHash: "h" }]);
+    await t.daemon.start();
+    const first = t.worker("a");
+    const start = first.posted[0];
+    assert.ok(start?.type === "start" && start.fromDatabase === true);
+    assert.deepEqual(start.positions, [{ path: "/tmp/a.log", offset: 7, firstLineHash: "h" }]);
+    first.emit({ type: "ready", jail: "a" });
+    first.emit({
+      type: "positions",
+      jail: "a",
+      positions: [{ path: "/tmp/a.log", offset: 9, firstLineHash: "h" }],
+    });
+    first.onerror?.({ message: "boom", preventDefault() {} } as ErrorEvent);
+    await until(() => t.workers.length === 2, "the restart");
+    const again = t.worker("a").posted[0];
+    assert.ok(again?.type === "start" && again.fromDatabase === undefined);
+    assert.deepEqual(again.positions, [{ path: "/tmp/a.log", offset: 9, firstLineHash: "h" }]);
+  } finally {
+    await t.daemon.stop();
+  }
+});

@@ -251,7 +251,7 @@ export class Daemon implements ServerControl {
     } catch (e) {
       this.#logger.log("ERROR", `[${name}] Cannot read saved log positions: ${errorText(e)}`);
     }
-    if (!state.idle) this.#supervisor.startJail(spec, positions);
+    if (!state.idle) this.#supervisor.startJail(spec, positions, true);
     this.#jailLog.log("INFO", `Jail '${name}' started`);
   }
 

@@ -95,6 +95,8 @@ interface Slot {
   skipTried: Set<string>;
   stopping: boolean;
   stopped: PromiseWithResolvers<void> | null;
+  /** The positions came from the database; true until a worker is ready (`start` message). */
+  fromDatabase: boolean;
   /** {@link Supervisor.sync} calls waiting for the pong of their ping. */
   waiters: { seq: number; done: () => void }[];
 }
@@ -142,8 +144,11 @@ export class Supervisor {
     return slot ? [...slot.positions.values()] : this.#final.get(jail) ?? [];
   }
 
-  /** Starts the worker of a jail, resuming at `positions` (from the database). */
-  startJail(spec: JailSpec, positions: LogPosition[]): void {
+  /**
+   * Starts the worker of a jail, resuming at `positions`; `fromDatabase` when they were read from
+   * the database (files marked ` tail` then start at their end), not kept from a worker of this run.
+   */
+  startJail(spec: JailSpec, positions: LogPosition[], fromDatabase = false): void {
     if (this.#slots.has(spec.name)) throw new Error(`Jail "${spec.name}" is already running`);
     this.#final.delete(spec.name);
     const slot: Slot = {
@@ -159,6 +164,7 @@ export class Supervisor {
       skipTried: new Set(),
       stopping: false,
       stopped: null,
+      fromDatabase,
       waiters: [],
     };
     this.#slots.set(spec.name, slot);
@@ -281,6 +287,7 @@ export class Supervisor {
       positions: [...slot.positions.values()],
       skipLineAt: skip?.at ?? null,
       ...(skip?.end !== undefined ? { skipLineEnd: skip.end } : {}),
+      ...(slot.fromDatabase ? { fromDatabase: true } : {}),
       progress,
     });
   }
@@ -319,6 +326,8 @@ export class Supervisor {
         break;
       case "ready":
         slot.lastPong = performance.now();
+        // Its files are open: a later restart resumes at the positions it reported.
+        slot.fromDatabase = false;
         break;
       case "stats":
         // A worker that works normally again earns a fresh backoff.

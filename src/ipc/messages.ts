@@ -58,6 +58,12 @@ export type ToWorker =
      * src/jail/line_progress.ts), read by the supervisor when the worker stops answering.
      */
     progress?: SharedArrayBuffer;
+    /**
+     * True when `positions` were read from the database (the daemon's or `start <jail>`'s start):
+     * a file of a `logpath` entry marked ` tail` then starts at its end regardless, as fail2ban's.
+     * Absent on a worker restart or `idle off`, which resume where the previous worker was.
+     */
+    fromDatabase?: boolean;
     /** `backend = systemd`: the journal cursor saved in the database, resumed after. */
     cursor?: string | null;
     /** `backend = systemd`: skip the first entry after `cursor` (it hung the previous worker). */

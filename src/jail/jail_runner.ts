@@ -29,7 +29,7 @@ import {
   type StartDecision,
   type TailerSink,
 } from "./log_tailer.ts";
-import { findStart, type RandomAccess } from "./start_position.ts";
+import { findStart, type RandomAccess, tailStart } from "./start_position.ts";
 
 /** A filter compiled for one jail: what the runner needs of the filter engine. */
 export interface JailMatcher {
@@ -125,6 +125,8 @@ export class JailRunner {
   #ringTime: number[] = [];
   #ringAt = 0;
   #saved = new Map<string, LogPosition>();
+  /** `#saved` came from the database: files marked ` tail` ignore it. */
+  #fromDatabase = false;
   #skipAt: LogPosition | null = null;
   /** End offset of the line to skip in `#skipAt`'s file (exact, from the stuck worker). */
   #skipEnd: number | null = null;
@@ -195,6 +197,7 @@ export class JailRunner {
             message.skipEntry ?? false,
             message.skipLineEnd ?? null,
             message.progress ?? null,
+            message.fromDatabase ?? false,
           )
         );
       case "update":
@@ -221,6 +224,7 @@ export class JailRunner {
     skipEntry: boolean,
     skipLineEnd: number | null,
     progress: SharedArrayBuffer | null,
+    fromDatabase: boolean,
   ) {
     if (this.#tailer || this.#journal || this.#stopped) {
       this.#log("WARNING", "Jail already started or stopped; start message ignored");
@@ -264,6 +268,7 @@ export class JailRunner {
       return;
     }
     this.#saved = new Map(positions.map((p) => [p.path, p]));
+    this.#fromDatabase = fromDatabase;
     this.#skipAt = skipLineAt;
     this.#skipEnd = skipLineAt ? skipLineEnd : null;
     if (progress) {
@@ -292,7 +297,8 @@ export class JailRunner {
       backend: spec.backend,
       encoding: spec.logencoding,
       pollInterval: this.#o.pollInterval ?? 1000,
-      startAt: (path, file, size, hash) => this.#startAt(path, file, size, hash),
+      ...(spec.logpathTail?.some((t) => t) ? { tail: spec.logpathTail } : {}),
+      startAt: (path, file, size, hash, tail) => this.#startAt(path, file, size, hash, tail),
     };
   }
 
@@ -314,8 +320,18 @@ export class JailRunner {
     };
   }
 
-  /** Where to start a configured file: the skipped line, a saved position, or now - findtime. */
-  #startAt(path: string, file: RandomAccess, size: number, hash: string): StartDecision {
+  /**
+   * Where to start a configured file: the skipped line, a saved position, or now - findtime; a
+   * file marked ` tail` at its end unless the previous worker of this run left a position in it
+   * (fail2ban ignores the database's position of such a file).
+   */
+  #startAt(
+    path: string,
+    file: RandomAccess,
+    size: number,
+    hash: string,
+    tail = false,
+  ): StartDecision {
     const skip = this.#skipAt;
     const end = this.#skipEnd;
     if (
@@ -340,6 +356,11 @@ export class JailRunner {
       this.#careful = CAREFUL_LINES;
       this.#log("WARNING", `Resuming "${path}" at ${skip.offset}, skipping the line there`);
       return { offset: skip.offset, skipLine: true };
+    }
+    if (tail && (this.#fromDatabase || !this.#saved.has(path))) {
+      const offset = tailStart(file, size);
+      this.#log("INFO", `Added logfile: "${path}" (pos = ${offset}, hash = ${hash || "none"})`);
+      return { offset };
     }
     const now = this.#o.clock.now();
     const matcher = this.#matcher!;
@@ -399,7 +420,8 @@ export class JailRunner {
       }
     } else if (
       old.logpath.join("\0") !== spec.logpath.join("\0") || old.backend !== spec.backend ||
-      old.logencoding !== spec.logencoding
+      old.logencoding !== spec.logencoding ||
+      String(old.logpathTail ?? []) !== String(spec.logpathTail ?? [])
     ) {
       try {
         await this.#tailer?.update(this.#tailerOptions(spec));

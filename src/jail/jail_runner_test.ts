@@ -464,6 +464,93 @@ Deno.test("JailRunner with the real tailer and filter: first start counts only l
   );
 });
 
+Deno.test("JailRunner with a real file marked tail: starts at its end, a restart resumes", async () => {
+  const { createJailMatcher } = await import("./jail_matcher.ts");
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/auth.log`;
+  const other = `${dir}/other.log`;
+  const at = (t: number, ip: string) =>
+    `${
+      new Date(t * 1000).toISOString().replace("T", " ").slice(0, 19)
+    } Failed password for root from ${ip}\n`;
+  // Recent failures: a file not marked tail counts them from its backlog.
+  const backlog = at(NOW - 60, "192.0.2.1") + at(NOW - 50, "192.0.2.2");
+  await Deno.writeTextFile(path, backlog + "2023-11-14 22:13:20 partial line being wri");
+  await Deno.writeTextFile(other, backlog);
+  const base = spec({ logpath: [path, other], logpathTail: [true, false], backend: "polling" });
+  const jail: JailSpec = {
+    ...base,
+    filter: {
+      ...base.filter,
+      logtimezone: "UTC",
+      failregex: [{ pattern: "^\\s*Failed password for \\S+ from <HOST>$", origin: "test" }],
+    },
+  };
+  const run = async (
+    positions: LogPosition[],
+    fromDatabase: boolean,
+    more: () => Promise<void>,
+  ) => {
+    const sent: FromWorker[] = [];
+    const runner = new JailRunner({
+      clock: new ManualClock(NOW),
+      post: (m) => sent.push(m),
+      createMatcher: createJailMatcher,
+      statsInterval: 60_000,
+      pollInterval: 60_000,
+    });
+    try {
+      await runner.handle({ type: "start", spec: jail, positions, skipLineAt: null, fromDatabase });
+      await more();
+    } finally {
+      await runner.handle({ type: "stop" });
+    }
+    const found = sent.filter((m) => m.type === "found").map((m) => m.type === "found" && m.fid);
+    const last = sent.filter((m) => m.type === "positions").at(-1);
+    return { found, positions: last?.type === "positions" ? last.positions : [], sent };
+  };
+  try {
+    // The database's position (0) of the tail file is ignored, as fail2ban does; the partial last
+    // line is not cut.
+    const first = await run(
+      [{ path, offset: 0, firstLineHash: "" }],
+      true,
+      () => Promise.resolve(),
+    );
+    assert.deepEqual(first.found, ["192.0.2.1", "192.0.2.2"], "only the other file's backlog");
+    const tailAt = new TextEncoder().encode(backlog).length;
+    assert.equal(first.positions.find((p) => p.path === path)?.offset, tailAt);
+    assert.ok(
+      first.sent.some((m) => m.type === "log" && m.message.includes(`"${path}" (pos = ${tailAt},`)),
+    );
+    // Lines written while the worker was away are read by a restart in the same run.
+    await Deno.writeTextFile(path, "ting\n" + at(NOW - 5, "192.0.2.3"), { append: true });
+    const again = await run(first.positions, false, () => Promise.resolve());
+    assert.deepEqual(again.found, ["192.0.2.3"]);
+    // Without a saved position it starts at its end too (a glob entry marked tail as well).
+    const globbed: JailSpec = { ...jail, logpath: [`${dir}/auth.*`, other] };
+    const sent: FromWorker[] = [];
+    const runner = new JailRunner({
+      clock: new ManualClock(NOW),
+      post: (m) => sent.push(m),
+      createMatcher: createJailMatcher,
+      statsInterval: 60_000,
+      pollInterval: 60_000,
+    });
+    await runner.handle({ type: "start", spec: globbed, positions: [], skipLineAt: null });
+    await runner.handle({ type: "stop" });
+    const found = sent.filter((m) => m.type === "found").map((m) => m.type === "found" && m.fid);
+    assert.deepEqual(found, ["192.0.2.1", "192.0.2.2"], "only the other file's backlog");
+    const last = sent.filter((m) => m.type === "positions").at(-1);
+    assert.equal(
+      last?.type === "positions" && last.positions.find((p) => p.path === path)?.offset,
+      (await Deno.stat(path)).size,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("JailRunner reports a jail that cannot start and still answers", async () => {
   const sent: FromWorker[] = [];
   const runner = new JailRunner({

@@ -47,6 +47,11 @@ export interface StartDecision {
 export interface LogTailerOptions {
   /** `logpath` entries; globs (`*`, `?`, `[…]`) are expanded and re-expanded. */
   logpath: string[];
+  /**
+   * Per `logpath` entry: true when it was written with ` tail` (fail2ban's `logpath = FILE tail`);
+   * passed to {@link startAt} for the files of that entry. @default all false
+   */
+  tail?: boolean[];
   /** `backend`: `polling` stats files every `pollInterval`; anything else also watches. @default "auto" */
   backend?: string;
   /** `logencoding`. @default "auto" */
@@ -60,9 +65,16 @@ export interface LogTailerOptions {
   /**
    * Where to start a file present at start (or added by an update). A file that appears later,
    * or the new file after a rotation, is read from its start.
+   * `tail` is true for a file of a `logpath` entry marked ` tail`.
    * @default the end of the file
    */
-  startAt?(path: string, file: RandomAccess, size: number, hash: string): StartDecision;
+  startAt?(
+    path: string,
+    file: RandomAccess,
+    size: number,
+    hash: string,
+    tail?: boolean,
+  ): StartDecision;
 }
 
 const GLOB_CHARS = /[*?[]/;
@@ -80,6 +92,8 @@ interface Tracked {
   live: boolean;
   /** Use `startAt` when next opened (configured file, not one that appeared later). */
   configured: boolean;
+  /** From a `logpath` entry marked ` tail`. */
+  tail: boolean;
   skipLine: boolean;
   /** End offset of a line to skip, -1 for none. */
   skipEnd: number;
@@ -219,10 +233,13 @@ export class LogTailer {
   #expand(configured: boolean): void {
     this.#lastGlob = performance.now();
     const seen = new Set<string>();
-    for (const pattern of this.#patterns) {
+    const tails = this.#options.tail;
+    for (let i = 0; i < this.#patterns.length; i++) {
+      const pattern = this.#patterns[i]!;
+      const tail = tails?.[i] ?? false;
       if (!GLOB_CHARS.test(pattern)) {
         seen.add(pattern);
-        this.#track(pattern, false, configured);
+        this.#track(pattern, false, configured, tail);
         continue;
       }
       let matches: string[] = [];
@@ -234,7 +251,7 @@ export class LogTailer {
       for (const m of matches) {
         const path = isAbsolute(m) ? m : resolve(m);
         seen.add(path);
-        this.#track(path, true, configured);
+        this.#track(path, true, configured, tail);
       }
     }
     for (const [path, t] of this.#files) {
@@ -242,7 +259,7 @@ export class LogTailer {
     }
   }
 
-  #track(path: string, glob: boolean, configured: boolean): void {
+  #track(path: string, glob: boolean, configured: boolean, tail: boolean): void {
     if (this.#files.has(path)) return;
     this.#files.set(path, {
       path,
@@ -255,6 +272,7 @@ export class LogTailer {
       hash: "",
       live: false,
       configured,
+      tail,
       skipLine: false,
       skipEnd: -1,
       reported: -1,
@@ -409,8 +427,9 @@ export class LogTailer {
       t.skipLine = false;
       t.skipEnd = -1;
       if (t.configured) {
-        const start = this.#options.startAt?.(t.path, fileAccess(file), info.size, t.hash) ??
-          { offset: info.size };
+        const start =
+          this.#options.startAt?.(t.path, fileAccess(file), info.size, t.hash, t.tail) ??
+            { offset: info.size };
         offset = Math.min(start.offset, info.size);
         t.skipLine = start.skipLine ?? false;
         if (start.skipLineEnd !== undefined && start.skipLineEnd > offset) {

@@ -109,6 +109,33 @@ export function findStart(file: RandomAccess, options: FindStartOptions): StartP
   return new Bisector(file, options).run();
 }
 
+/**
+ * Where a file marked ` tail` (`logpath = FILE tail`) starts: at its end, as fail2ban's, but
+ * after the last line feed when its last line is still being written (so that line is read
+ * whole once complete). A last line longer than 1 MiB is skipped.
+ *
+ * @example
+ * ```ts
+ * import { tailStart } from "./start_position.ts";
+ * const bytes = new TextEncoder().encode("old\nold\npart");
+ * const file = { readAt: (b: Uint8Array, o: number) => { const p = bytes.subarray(o, o + b.length); b.set(p); return p.length; } };
+ * console.assert(tailStart(file, bytes.length) === 8);
+ * ```
+ */
+export function tailStart(file: RandomAccess, size: number): number {
+  const buf = new Uint8Array(PROBE_WINDOW);
+  let pos = size;
+  const stop = Math.max(0, size - 1024 * 1024);
+  while (pos > stop) {
+    const from = Math.max(stop, pos - buf.length);
+    const n = file.readAt(buf.subarray(0, pos - from), from);
+    const nl = buf.subarray(0, n).lastIndexOf(0x0a);
+    if (nl >= 0) return from + nl + 1;
+    pos = from;
+  }
+  return stop === 0 ? 0 : size;
+}
+
 /** A dated line found by a probe. */
 interface Probe {
   start: number;

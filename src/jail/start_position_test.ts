@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { fileAccess, findStart, firstLineHash, type RandomAccess } from "./start_position.ts";
+import {
+  fileAccess,
+  findStart,
+  firstLineHash,
+  type RandomAccess,
+  tailStart,
+} from "./start_position.ts";
 
 const enc = new TextEncoder();
 
@@ -180,4 +186,17 @@ Deno.test("findStart reads only a few KiB of a 260 MB log on disk", () => {
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("tailStart is the end, or the start of a last line still being written", () => {
+  assert.equal(tailStart(memory(""), 0), 0);
+  assert.equal(tailStart(memory("a\nb\n"), 4), 4);
+  assert.equal(tailStart(memory("a\nb\npart"), 8), 4);
+  assert.equal(tailStart(memory("no line feed yet"), 16), 0);
+  // A last line longer than the probe window is found across several reads.
+  const long = "x\n" + "y".repeat(10_000);
+  assert.equal(tailStart(memory(long), long.length), 2);
+  // One longer than 1 MiB is skipped: the end.
+  const huge = "x\n" + "y".repeat(1024 * 1024 + 10);
+  assert.equal(tailStart(memory(huge), huge.length), huge.length);
 });
