@@ -718,6 +718,8 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
     useDns,
     checkAllRegex: opts.checkAll && !formatted,
     keepNoFail: true,
+    // multi-line statistics move the lines a failure took from missed to matched
+    failureData: formatted || spec.maxlines > 1,
   });
   const prefRe = retestPref ? compileForStats(spec.prefregex!.pattern, useDns) : null;
   const now = opts.now ?? (io.clock ?? SYSTEM_CLOCK).now();

@@ -29,6 +29,12 @@ export interface FilterOptions {
   skipUndated?: boolean;
   /** Report `<F-NOFAIL>` matches and pending multi-line matches as failures too (marked in `data.nofail`). @default false */
   keepNoFail?: boolean;
+  /**
+   * Fill each failure's `data`, `lines` and `users`. Without them (false), a
+   * failure carries its id, host, time, regex index and `data.nofail` only:
+   * enough for counting (fail2ban-regex's summary), and faster. @default true
+   */
+  failureData?: boolean;
 }
 
 /** A buffered line: the text regexes see (date cut out) and the original line. */
@@ -227,6 +233,8 @@ class MlfCache {
 }
 
 const EMPTY: readonly number[] = [];
+const NO_TEXT: string[] = Object.freeze([]) as unknown as string[];
+const NO_DATA: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const NO_LINES: BufLine[] = [];
 const SKIP_DATA = new Set([
   "matches",
@@ -501,6 +509,7 @@ export class Filter {
   readonly #checkAll: boolean;
   readonly #skipUndated: boolean;
   readonly #keepNoFail: boolean;
+  readonly #failureData: boolean;
   /**
    * Bit i set at a buffer's first char code (128: any other, or none) when
    * failregex i may start with it; null with more than 32 failregexes.
@@ -535,6 +544,7 @@ export class Filter {
     this.#checkAll = options.checkAllRegex ?? false;
     this.#skipUndated = options.skipUndated ?? false;
     this.#keepNoFail = options.keepNoFail ?? false;
+    this.#failureData = options.failureData ?? true;
     const useDns = options.useDns ?? "warn";
     const multi = this.#maxLines > 1;
     this.#pref = spec.prefregex ? compile(spec.prefregex, useDns, false) : null;
@@ -755,7 +765,7 @@ export class Filter {
       if (mlfid !== undefined) {
         fail = this.#mergeFailure(mlfid, fail, s, date, now);
         if (fail.nofail && !this.#checkAll) return this.#done(list, matched, ignored);
-      } else {
+      } else if (this.#failureData) {
         fail.matches = [...((fail.matches as BufLine[] | undefined) ?? []), ...s.matched];
       }
       const fid = fail.fid as string | undefined;
@@ -792,6 +802,17 @@ export class Filter {
     time: number,
     regexIndex: number,
   ): FailureMatch {
+    if (!this.#failureData) {
+      const nofail = fail.nofail;
+      return {
+        fid: fid ?? "",
+        host,
+        time,
+        lines: NO_TEXT,
+        data: nofail ? { nofail: String(nofail) } : NO_DATA,
+        regexIndex,
+      };
+    }
     const data: Record<string, string> = {};
     let users: string[] | undefined;
     for (const k in fail) {
@@ -855,7 +876,9 @@ export class Filter {
       clear(fail, "mlfgained");
       fl &= ~(8 | 1);
     }
-    if ((fl & 1) === 0) {
+    if (!this.#failureData) {
+      // the matched lines are not kept
+    } else if ((fl & 1) === 0) {
       const m = joinLines(fail["nofail-matches"], fail.matches, (fl & 8) === 0 ? s.matched : null);
       clear(fail, "nofail-matches");
       fail.matches = m;
