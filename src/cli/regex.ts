@@ -434,7 +434,9 @@ export async function forEachFileLine(
 ): Promise<void> {
   const file = await Deno.open(path, { read: true });
   const decoder = new TextDecoder(encoding, { fatal: false, ignoreBOM: false });
-  const buf = new Uint8Array(1 << 20);
+  // 64 KiB: each decoded chunk stays an ordinary young object (lines are slices
+  // of it); a chunk of 1 MiB went to the large-object space and was promoted
+  const buf = new Uint8Array(1 << 16);
   let pending: string[] = [];
   let lineNo = 0;
   const emit = (s: string) => {
