@@ -154,6 +154,13 @@ class FakeDb implements BanDatabasePort {
   loadPositions(jail: string) {
     return this.positions.get(jail) ?? [];
   }
+  cursors = new Map<string, string>();
+  saveCursor(jail: string, cursor: string) {
+    this.cursors.set(jail, cursor);
+  }
+  loadCursor(jail: string) {
+    return this.cursors.get(jail) ?? null;
+  }
   purge() {}
   close() {
     this.closed = true;
@@ -565,4 +572,42 @@ Deno.test("Daemon starts workers with the database's positions marked as such; r
   } finally {
     await t.daemon.stop();
   }
+});
+
+Deno.test("Daemon keeps a systemd jail's journal cursor: database at start, saved at stop, resumed after a hang", async () => {
+  const spec = jail("j", {
+    backend: "systemd",
+    logpath: [],
+    filter: { ...jail("j").filter, journalmatch: "_SYSTEMD_UNIT=sshd.service + _COMM=sshd" },
+  });
+  const t = setup([spec], { heartbeatInterval: 5, heartbeatTimeout: 30, restartBackoff: 1 });
+  try {
+    t.db.cursors.set("j", "s=saved;i=1");
+    await t.daemon.start();
+    const first = t.worker("j");
+    const start = first.posted[0];
+    assert.ok(start?.type === "start" && start.cursor === "s=saved;i=1" && !start.skipEntry);
+    // fail2ban's status line for a journal jail.
+    const status = t.daemon.jailStatus("j");
+    assert.equal(status.journalMatches, "_SYSTEMD_UNIT=sshd.service + _COMM=sshd");
+    first.emit({ type: "ready", jail: "j" });
+    first.emit({ type: "cursor", jail: "j", cursor: "s=next;i=2" });
+    // A ban saves at once, as positions.
+    first.emit({ type: "ban", request: request("j", "192.0.2.1") });
+    first.emit({ type: "cursor", jail: "j", cursor: "s=next;i=3" });
+    assert.equal(t.db.cursors.get("j"), "s=next;i=3");
+    // The worker stops answering: the next one skips the entry after the last cursor.
+    await until(() => t.workers.filter((w) => w.jail === "j").length >= 2, "the restart");
+    const again = t.worker("j").posted[0];
+    assert.ok(again?.type === "start");
+    assert.equal(again.cursor, "s=next;i=3");
+    assert.equal(again.skipEntry, true);
+    assert.ok(
+      t.logger.messages("ERROR").some((m) => m.includes("skipping the journal entry after")),
+    );
+    t.worker("j").emit({ type: "cursor", jail: "j", cursor: "s=last;i=4" });
+  } finally {
+    await t.daemon.stop();
+  }
+  assert.equal(t.db.cursors.get("j"), "s=last;i=4");
 });

@@ -9,9 +9,13 @@ import { existsSync } from "node:fs";
 import { readFilter } from "../src/config/filter_reader.ts";
 import type { JailSpec } from "../src/config/types.ts";
 import type { FromWorker, ToWorker } from "../src/ipc/messages.ts";
+import { Daemon } from "../src/daemon/daemon.ts";
+import { BanDatabase } from "../src/db/ban_database.ts";
+import { BanManager } from "../src/jail/ban_manager.ts";
 import { createJailMatcher } from "../src/jail/jail_matcher.ts";
 import { JailRunner } from "../src/jail/jail_runner.ts";
 import { JournalSource } from "../src/jail/journal_source.ts";
+import { MemoryLogger } from "../src/log/types.ts";
 import { SYSTEM_CLOCK } from "../src/util/clock.ts";
 
 const REMOTE = ["/lib/systemd/systemd-journal-remote", "/usr/lib/systemd/systemd-journal-remote"]
@@ -340,6 +344,91 @@ Deno.test({
       await until(() => messages.some((m) => m.type === "stopped"), "stopped");
     } finally {
       worker.terminate();
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "systemd backend through the daemon: the cursor is kept in the database and a restart resumes",
+  ignore: skip !== null,
+  async fn() {
+    const dir = Deno.makeTempDirSync();
+    const file = `${dir}/d.journal`;
+    const dbfile = `${dir}/f2b.sqlite3`;
+    /** A daemon with the real worker and database; its `Found` addresses from its log. */
+    const startDaemon = async () => {
+      const logger = new MemoryLogger();
+      const db = BanDatabase.open(dbfile, { logger, clock: SYSTEM_CLOCK });
+      const daemon = new Daemon({
+        loadJails: () => [jailSpec(file)],
+        newBanManager: (j) =>
+          new BanManager({
+            jail: j.name,
+            banTime: j.bantime,
+            increment: j.bantimeIncrement,
+            clock: SYSTEM_CLOCK,
+          }),
+        executor: {
+          startJail: () => {},
+          stopJail: () => {},
+          ban: () => Promise.resolve(true),
+          unban: () => Promise.resolve(true),
+        },
+        db,
+        logger,
+        clock: SYSTEM_CLOCK,
+        exec: () => Promise.resolve({ code: 1, stderr: "" }),
+      });
+      await daemon.start();
+      const found = () =>
+        logger.messages("INFO").flatMap((m) => {
+          const f = /^\[sshd\] Found (\S+) - /.exec(m);
+          return f ? [f[1]!] : [];
+        });
+      const until = async (n: number, what: string) => {
+        for (let i = 0; i < 2000 && found().length < n; i++) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        assert.ok(found().length >= n, `Timed out waiting for ${what}: ${logger.messages()}`);
+      };
+      return { daemon, found, until };
+    };
+    try {
+      const now = Date.now() / 1000;
+      await writeJournal(file, [
+        { time: now - 10, message: failed("198.51.100.1") },
+        { time: now - 9, message: failed("198.51.100.2") },
+      ]);
+      const first = await startDaemon();
+      try {
+        await first.until(2, "the backlog");
+        // fail2ban's status line for a journal jail.
+        assert.equal(
+          first.daemon.jailStatus("sshd").journalMatches,
+          "_SYSTEMD_UNIT=sshd.service + _COMM=sshd",
+        );
+      } finally {
+        await first.daemon.stop();
+      }
+      assert.deepEqual(first.found(), ["198.51.100.1", "198.51.100.2"]);
+      const db = BanDatabase.open(dbfile, { logger: new MemoryLogger(), clock: SYSTEM_CLOCK });
+      const saved = db.loadCursor("sshd");
+      db.close();
+      assert.ok(saved, "the cursor is in the database");
+      // Written while the daemon was stopped, then one while it runs.
+      await writeJournal(file, [{ time: now - 5, message: failed("198.51.100.3") }]);
+      const second = await startDaemon();
+      try {
+        await second.until(1, "the entry written while stopped");
+        await writeJournal(file, [{ time: Date.now() / 1000, message: failed("198.51.100.4") }]);
+        await second.until(2, "the live entry");
+      } finally {
+        await second.daemon.stop();
+      }
+      assert.deepEqual(second.found(), ["198.51.100.3", "198.51.100.4"]);
+    } finally {
       Deno.removeSync(dir, { recursive: true });
     }
   },

@@ -10,6 +10,8 @@ import type { JailSpec, ServerSpec } from "../config/types.ts";
 import { dirname } from "node:path";
 import { BanDatabase } from "../db/ban_database.ts";
 import { FailManager } from "../jail/fail_manager.ts";
+import { formatJournalMatch, parseJournalMatch } from "../jail/journal_match.ts";
+import { isJournalBackend } from "../jail/journal_source.ts";
 import type { DaemonLogger } from "../log/logger.ts";
 import type { BanRequest, BanTicket, FromWorker, LogPosition } from "../ipc/messages.ts";
 import type { Logger } from "../log/types.ts";
@@ -91,6 +93,8 @@ interface JailState {
   idle: boolean;
   /** Failures counted by `set <jail> attempt`, made on first use. */
   attempts: FailManager | null;
+  /** `backend = systemd`: the last journal cursor reported (saved with the positions). */
+  cursor: string | null;
 }
 
 interface PendingBan {
@@ -219,6 +223,7 @@ export class Daemon implements ServerControl {
       started,
       idle: false,
       attempts: null,
+      cursor: null,
     };
   }
 
@@ -251,7 +256,14 @@ export class Daemon implements ServerControl {
     } catch (e) {
       this.#logger.log("ERROR", `[${name}] Cannot read saved log positions: ${errorText(e)}`);
     }
-    if (!state.idle) this.#supervisor.startJail(spec, positions, true);
+    let cursor: string | null = null;
+    try {
+      cursor = this.#o.db?.loadCursor?.(name) ?? null;
+    } catch (e) {
+      this.#logger.log("ERROR", `[${name}] Cannot read the saved journal cursor: ${errorText(e)}`);
+    }
+    state.cursor = cursor;
+    if (!state.idle) this.#supervisor.startJail(spec, positions, { fromDatabase: true, cursor });
     this.#jailLog.log("INFO", `Jail '${name}' started`);
   }
 
@@ -280,6 +292,11 @@ export class Daemon implements ServerControl {
       case "positions":
         state.positionsDirty = true;
         // After a ban, save at once: a crash must not re-read the lines that caused it.
+        if (state.saveNow) this.#saveJailPositions(jail, state);
+        break;
+      case "cursor":
+        state.cursor = message.cursor;
+        state.positionsDirty = true;
         if (state.saveNow) this.#saveJailPositions(jail, state);
         break;
       case "stats":
@@ -556,7 +573,9 @@ export class Daemon implements ServerControl {
       this.#saveJailPositions(jail, state);
       this.#jailLog.log("INFO", `Jail '${jail}' is idle`);
     } else {
-      this.#supervisor.startJail(state.spec, this.#supervisor.positions(jail));
+      this.#supervisor.startJail(state.spec, this.#supervisor.positions(jail), {
+        cursor: this.#supervisor.cursor(jail) ?? state.cursor,
+      });
       this.#jailLog.log("INFO", `Jail '${jail}' is active again`);
     }
   }
@@ -736,6 +755,7 @@ export class Daemon implements ServerControl {
       currentlyBanned: s.bans.currentlyBanned,
       totalBanned: s.bans.totalBanned,
       bannedIps: [...s.bans.bans()].map((t) => t.fid),
+      ...(isJournalBackend(s.spec.backend) ? { journalMatches: journalMatches(s.spec) } : {}),
     };
   }
 
@@ -750,9 +770,11 @@ export class Daemon implements ServerControl {
     const db = this.#o.db;
     if (!db) return;
     const positions = this.#supervisor.positions(name);
-    if (positions.length === 0) return;
+    const cursor = this.#supervisor.cursor(name) ?? state.cursor;
+    if (positions.length === 0 && cursor === null) return;
     try {
-      db.savePositions(name, positions);
+      if (positions.length > 0) db.savePositions(name, positions);
+      if (cursor !== null) db.saveCursor?.(name, cursor);
       state.positionsDirty = false;
     } catch (e) {
       this.#logger.log("ERROR", `[${name}] Cannot save log positions: ${errorText(e)}`);
@@ -774,6 +796,14 @@ export class Daemon implements ServerControl {
         this.#o.db?.savePositions(name, positions);
       } catch (e) {
         this.#logger.log("ERROR", `[${name}] Cannot save log positions: ${errorText(e)}`);
+      }
+    }
+    const cursor = this.#supervisor.cursor(name) ?? state.cursor;
+    if (cursor !== null) {
+      try {
+        this.#o.db?.saveCursor?.(name, cursor);
+      } catch (e) {
+        this.#logger.log("ERROR", `[${name}] Cannot save the journal cursor: ${errorText(e)}`);
       }
     }
     for (const [key, p] of this.#pending) {
@@ -897,6 +927,16 @@ export class Daemon implements ServerControl {
       );
     }
     this.#jailLog.log("INFO", `Jail '${spec.name}' reloaded`);
+  }
+}
+
+/** A systemd jail's journalmatch as fail2ban's `status` shows it (`A=1 B=2 + C=3`). */
+function journalMatches(spec: JailSpec): string {
+  try {
+    return formatJournalMatch(parseJournalMatch(spec.filter.journalmatch, "journalmatch"));
+  } catch {
+    // Not startable anyway (the worker logged why): show it as written.
+    return (spec.filter.journalmatch ?? "").trim();
   }
 }
 

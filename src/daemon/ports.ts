@@ -63,6 +63,10 @@ export interface BanDatabasePort<H = unknown> {
   savePositions(jail: string, positions: LogPosition[]): unknown;
   /** Log positions saved for a jail. */
   loadPositions(jail: string): LogPosition[];
+  /** Saves a `backend = systemd` jail's journal cursor. */
+  saveCursor?(jail: string, cursor: string): unknown;
+  /** The journal cursor saved for a jail, or null. */
+  loadCursor?(jail: string): string | null;
   /** Removes history older than `age` seconds. */
   purge(now: number, age: number): unknown;
   /** Closes the database. */

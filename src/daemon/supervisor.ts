@@ -13,6 +13,7 @@
 import type { JailSpec } from "../config/types.ts";
 import type { FromWorker, LogPosition, ToWorker } from "../ipc/messages.ts";
 import type { Logger } from "../log/types.ts";
+import { isJournalBackend } from "../jail/journal_source.ts";
 import { LINE_PROGRESS_BYTES, LineProgress } from "../jail/line_progress.ts";
 
 /** A timer handle. */
@@ -97,6 +98,10 @@ interface Slot {
   stopped: PromiseWithResolvers<void> | null;
   /** The positions came from the database; true until a worker is ready (`start` message). */
   fromDatabase: boolean;
+  /** `backend = systemd`: cursor of the last journal entry the worker reported (or the database's). */
+  cursor: string | null;
+  /** `backend = systemd`: the next worker skips the entry after `cursor` (it hung the last one). */
+  skipEntry: boolean;
   /** {@link Supervisor.sync} calls waiting for the pong of their ping. */
   waiters: { seq: number; done: () => void }[];
 }
@@ -115,6 +120,8 @@ export class Supervisor {
   readonly #slots = new Map<string, Slot>();
   /** Final positions of jails stopped, until they start again. */
   readonly #final = new Map<string, LogPosition[]>();
+  /** Final journal cursors of jails stopped, until they start again. */
+  readonly #finalCursor = new Map<string, string | null>();
   #heartbeat: Timer | null = null;
   /** Restarts done so far (crash or hang), for tests and status. */
   restarts = 0;
@@ -144,13 +151,25 @@ export class Supervisor {
     return slot ? [...slot.positions.values()] : this.#final.get(jail) ?? [];
   }
 
+  /** Journal cursor last reported by the worker of `jail` (kept after it stopped), or null. */
+  cursor(jail: string): string | null {
+    const slot = this.#slots.get(jail);
+    return slot ? slot.cursor : this.#finalCursor.get(jail) ?? null;
+  }
+
   /**
-   * Starts the worker of a jail, resuming at `positions`; `fromDatabase` when they were read from
-   * the database (files marked ` tail` then start at their end), not kept from a worker of this run.
+   * Starts the worker of a jail, resuming at `positions` (and, for `backend = systemd`, after
+   * `cursor`); `fromDatabase` when they were read from the database (files marked ` tail` then
+   * start at their end), not kept from a worker of this run.
    */
-  startJail(spec: JailSpec, positions: LogPosition[], fromDatabase = false): void {
+  startJail(
+    spec: JailSpec,
+    positions: LogPosition[],
+    options: { fromDatabase?: boolean; cursor?: string | null } = {},
+  ): void {
     if (this.#slots.has(spec.name)) throw new Error(`Jail "${spec.name}" is already running`);
     this.#final.delete(spec.name);
+    this.#finalCursor.delete(spec.name);
     const slot: Slot = {
       spec,
       worker: null,
@@ -164,7 +183,9 @@ export class Supervisor {
       skipTried: new Set(),
       stopping: false,
       stopped: null,
-      fromDatabase,
+      fromDatabase: options.fromDatabase ?? false,
+      cursor: options.cursor ?? null,
+      skipEntry: false,
       waiters: [],
     };
     this.#slots.set(spec.name, slot);
@@ -238,6 +259,7 @@ export class Supervisor {
     this.#release(slot);
     this.#slots.delete(jail);
     this.#final.set(jail, [...slot.positions.values()]);
+    this.#finalCursor.set(jail, slot.cursor);
     if (this.#slots.size === 0 && this.#heartbeat !== null) {
       clearInterval(this.#heartbeat);
       this.#heartbeat = null;
@@ -288,8 +310,11 @@ export class Supervisor {
       skipLineAt: skip?.at ?? null,
       ...(skip?.end !== undefined ? { skipLineEnd: skip.end } : {}),
       ...(slot.fromDatabase ? { fromDatabase: true } : {}),
+      ...(slot.cursor !== null ? { cursor: slot.cursor } : {}),
+      ...(slot.skipEntry ? { skipEntry: true } : {}),
       progress,
     });
+    slot.skipEntry = false;
   }
 
   #scheduleRestart(slot: Slot, skip: Skip | null): void {
@@ -323,6 +348,11 @@ export class Supervisor {
           }
           slot.positions.set(p.path, p);
         }
+        break;
+      case "cursor":
+        // Progress past a skipped entry: a later hang is a new one.
+        if (message.cursor !== slot.cursor) slot.skipTried.clear();
+        slot.cursor = message.cursor;
         break;
       case "ready":
         slot.lastPong = performance.now();
@@ -361,7 +391,13 @@ export class Supervisor {
     slot.progress = null;
     let skip: Skip | null = null;
     let what: string;
-    if (line) {
+    if (isJournalBackend(slot.spec.backend)) {
+      // Journal entries have no file offsets: skip the entry after the last cursor reported.
+      slot.skipEntry = true;
+      what = slot.cursor === null
+        ? "restarting it, skipping the first journal entry"
+        : "restarting it, skipping the journal entry after its last cursor";
+    } else if (line) {
       // Exactly the line it hung on. Its file's last position is a line start at or before it
       // (positions are reported per chunk); without one, resume just after the line.
       const known = slot.positions.get(line.path);

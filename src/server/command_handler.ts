@@ -138,7 +138,9 @@ export function jailStatusRows(status: JailStatus, flavor: "basic" | "short"): S
     ["Filter", [
       ["Currently failed", status.currentlyFailed],
       ["Total failed", status.totalFailed],
-      ["File list", status.files],
+      status.journalMatches !== undefined
+        ? ["Journal matches", [status.journalMatches]]
+        : ["File list", status.files],
     ]],
     ["Actions", actions],
   ];

@@ -67,6 +67,29 @@ Deno.test("handleCommand status of a jail gives filter and action rows", async (
   );
 });
 
+Deno.test("handleCommand status of a systemd jail shows its journal matches, not files", async () => {
+  const control = new FakeControl();
+  control.jails.sshd = {
+    ...control.jails.sshd!,
+    files: [],
+    journalMatches: "_SYSTEMD_UNIT=sshd.service + _COMM=sshd",
+  };
+  const rows = await handleCommand(control, ["status", "sshd", "short"]);
+  assert.deepEqual(rows, [
+    ["Filter", [["Currently failed", 1], ["Total failed", 7], ["Journal matches", [
+      "_SYSTEMD_UNIT=sshd.service + _COMM=sshd",
+    ]]]],
+    ["Actions", [["Currently banned", 2], ["Total banned", 3]]],
+  ]);
+  const { formatJailStatus } = await import("../client/format.ts");
+  assert.equal(
+    formatJailStatus("sshd", rows as Parameters<typeof formatJailStatus>[1]),
+    "Status for the jail: sshd\n|- Filter\n|  |- Currently failed:\t1\n|  |- Total failed:\t7\n" +
+      "|  `- Journal matches:\t_SYSTEMD_UNIT=sshd.service + _COMM=sshd\n`- Actions\n" +
+      "   |- Currently banned:\t2\n   `- Total banned:\t3",
+  );
+});
+
 Deno.test("handleCommand status short flavor leaves out the banned list", async () => {
   const rows = await handleCommand(new FakeControl(), ["status", "sshd", "short"]) as unknown[][];
   assert.deepEqual(rows[1], ["Actions", [["Currently banned", 2], ["Total banned", 3]]]);

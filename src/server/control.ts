@@ -19,6 +19,11 @@ export interface JailStatus {
   currentlyBanned: number;
   totalBanned: number;
   bannedIps: string[];
+  /**
+   * `backend = systemd` jails: the journalmatch as fail2ban shows it (`A=1 B=2 + C=3`); `status`
+   * then lists "Journal matches" instead of "File list".
+   */
+  journalMatches?: string;
 }
 
 /** Options of the `reload` command. */
