@@ -66,23 +66,23 @@ for (const c of DETECTED) {
   });
 }
 
-// BUG (config/-t): each of these passes `f2b server -t` with "OK: configuration test is
-// successful" and exit 0. A failregex that does not compile is only found when the jail starts
-// ("[bad] Cannot start the jail: Cannot translate regex of …/filter.d/broken.conf [Definition]
-// failregex line 2: missing )"), after "Jail 'bad' started"; a failregex without <HOST> (fail2ban:
-// "No failure-id group") is never reported; ignoreip = 192.0.2.0/33 and an unknown option are
-// taken silently. Reproduce: a jail with `filter = broken` (failregex = ^(unclosed <HOST>), or
-// `ignoreip = 192.0.2.0/33`, then `deno task server -t -c DIR`.
+// Were bug B2: each of these passed `f2b server -t` with "OK: configuration test is
+// successful"; a failregex that did not compile was only found when the jail started, after
+// "Jail 'bad' started". The filter is now compiled and ignoreip parsed by the check shared by
+// -t, the start and reload.
 const MISSED: BadCase[] = [
   { what: "a failregex that does not compile", filter: "broken", key: /failregex/ },
   { what: "a failregex without <HOST>", filter: "nohost", key: /failregex/ },
   { what: "a bad CIDR in ignoreip", extra: "ignoreip = 192.0.2.0/33", key: /ignoreip/ },
-  { what: "an unknown option", extra: "maxretyr = 3", key: /maxretyr/ },
+  { what: "an address out of range in ignoreip", extra: "ignoreip = 300.1.2.3", key: /ignoreip/ },
 ];
+const FILE_OF: Record<string, RegExp> = {
+  broken: /filter\.d\/broken\.conf/,
+  nohost: /filter\.d\/nohost\.conf/,
+};
 for (const c of MISSED) {
   Deno.test({
     name: `server -t rejects ${c.what}, naming file, section and key`,
-    ignore: true,
     fn: async () => {
       await withDir(async (dir) => {
         await writeBroken(dir, c);
@@ -90,10 +90,30 @@ for (const c of MISSED) {
         assert.equal(r.code, 1, r.stdout + r.stderr);
         assert.match(r.stderr, /"bad"|\[bad\]/, "the section");
         assert.match(r.stderr, c.key, "the key");
+        const file = c.filter ? FILE_OF[c.filter]! : /jail\.conf/;
+        assert.match(r.stderr, new RegExp(`${dir}/${file.source}`), "the file");
+        assert.doesNotMatch(r.stdout, /OK: configuration test is successful/);
       });
     },
   });
 }
+
+// An unknown option is kept, as fail2ban keeps it (a value for interpolation), but one that
+// looks like a misspelled jail option is warned about, naming file, section and key.
+Deno.test("server -t accepts an unknown option but warns when it looks like a misspelled jail option", async () => {
+  await withDir(async (dir) => {
+    await writeBroken(dir, { what: "", extra: "maxretyr = 3", key: /maxretyr/ });
+    const r = await serverTest(dir);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const out = r.stdout + r.stderr;
+    const warning = out.split("\n").find((l) => /WARNING/.test(l) && /maxretyr/.test(l));
+    assert.ok(warning, out);
+    assert.match(warning, /"bad"|\[bad\]/, "the section");
+    assert.match(warning, new RegExp(`${dir}/jail\\.conf:\\d+`), "the file and line");
+    assert.match(warning, /"maxretry"/, "the option it looks like");
+    assert.match(r.stdout, /OK: configuration test is successful/);
+  });
+});
 
 Deno.test("a broken configuration on reload or SIGHUP is refused whole: the running jails keep their settings and bans", async () => {
   await withDir(async (dir) => {

@@ -11,12 +11,12 @@ import { parseArgs } from "node:util";
 import { dirname } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import type { JailSpec, ServerSpec } from "../config/types.ts";
-import { readJails, readServerConfig } from "../config/jail_reader.ts";
+import { readServerConfig } from "../config/jail_reader.ts";
 import { ActionExecutor } from "../actions/action_executor.ts";
 import { ShellCommandRunner } from "../actions/command_runner.ts";
 import { BanDatabase } from "../db/ban_database.ts";
 import { BanManager } from "../jail/ban_manager.ts";
-import { createJailMatcher } from "../jail/jail_matcher.ts";
+import { checkJail, loadCheckedJails } from "../jail/jail_check.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { createLogger, type DaemonLogger } from "../log/logger.ts";
 import { AlreadyRunningError, startControlServer } from "../server/control_server.ts";
@@ -194,7 +194,7 @@ function migrationNotes(spec: ServerSpec, jails: JailSpec[]): string[] {
 async function testConfig(conf: string): Promise<number> {
   try {
     const spec = await readServerConfig(conf);
-    const jails = await readJails(conf, { onlyEnabled: true });
+    const jails = loadCheckedJails(conf);
     for (const note of migrationNotes(spec, jails)) console.log(`WARNING: ${note}`);
     if (jails.length === 0) console.log(`WARNING: no enabled jail in ${conf}`);
   } catch (e) {
@@ -220,7 +220,7 @@ export async function runServerCommand(args: string[]): Promise<number> {
   if (!a.foreground) {
     // Configuration errors are shown here: the detached server has no terminal.
     try {
-      const jails = await readJails(a.conf, { onlyEnabled: true });
+      const jails = loadCheckedJails(a.conf);
       for (const note of migrationNotes(spec, jails)) console.error(`WARNING: ${note}`);
     } catch (e) {
       console.error(`ERROR: ${errorText(e)}`);
@@ -330,7 +330,7 @@ async function foreground(a: ServerArgs, spec: ServerSpec): Promise<number> {
       ...(database ? { mergedBans: (fid, jail) => database.bansMerged(fid, jail) } : {}),
     });
     const daemon: Daemon = new Daemon({
-      loadJails: () => readJails(a.conf, { onlyEnabled: true }),
+      loadJails: () => loadCheckedJails(a.conf),
       newBanManager: (jail) =>
         new BanManager({
           jail: jail.name,
@@ -345,7 +345,7 @@ async function foreground(a: ServerArgs, spec: ServerSpec): Promise<number> {
       clock,
       exec: (command, env, timeout) => shell.run(command, { env, timeout }),
       dbPurgeAge: spec.dbpurgeage,
-      validateJail: (jail) => void createJailMatcher(jail),
+      validateJail: checkJail,
       daemonLogger: logger,
       serverSpec: spec,
       ...(a.heartbeatTimeout ? { heartbeatTimeout: a.heartbeatTimeout * 1000 } : {}),

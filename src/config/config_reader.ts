@@ -319,6 +319,11 @@ export class ConfigReader {
     return this.#defaults.has(key);
   }
 
+  /** Whether `option` is set in `[DEFAULT]`. */
+  hasDefault(option: string): boolean {
+    return this.#defaults.has(optionXform(option));
+  }
+
   /** Option names of `section`, own ones only unless `withDefault`. */
   options(section: string, withDefault = false): string[] {
     const sec = this.#sections.get(section);

@@ -15,6 +15,7 @@ import { FILTER_OPTIONS, FilterReader } from "./filter_reader.ts";
 import type { IniFile } from "./ini_parser.ts";
 import { actionNotes, backendNote, logEncodingProblem, serverNotes } from "./migration.ts";
 import { parseReference, splitWithOptions } from "./reference.ts";
+import { parseIgnoreEntry } from "../net/ignore_entry.ts";
 import type {
   ActionSpec,
   FilterSpec,
@@ -128,6 +129,57 @@ function emptyFilter(): FilterSpec {
     logtimezone: null,
     options: {},
   };
+}
+
+/**
+ * Optimal string alignment distance (Levenshtein plus adjacent transposition), or `limit + 1`
+ * once it is certain to exceed `limit`.
+ */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  let prev2: number[] = [];
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    let best = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d = Math.min(d, prev2[j - 2]! + 1);
+      }
+      row.push(d);
+      if (d < best) best = d;
+    }
+    if (best > limit) return limit + 1;
+    prev2 = prev;
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** Jail options a misspelled name is compared with. */
+const SPELLED_OPTIONS: readonly string[] = [
+  ...new Set([...JAIL_OPTIONS.map(([, n]) => n), ...Object.keys(FILTER_OPTIONS)]),
+];
+
+/**
+ * The known jail option `name` looks like a misspelling of (one edit away, two for names of six
+ * characters or more), or null.
+ */
+export function misspelledOption(name: string): string | null {
+  if (SPELLED_OPTIONS.includes(name)) return null;
+  const limit = name.length >= 6 ? 2 : 1;
+  let best: string | null = null;
+  let bestDistance = limit + 1;
+  for (const known of SPELLED_OPTIONS) {
+    const d = editDistance(name, known, limit);
+    if (d < bestDistance) {
+      best = known;
+      bestDistance = d;
+    }
+  }
+  return best;
 }
 
 function lowerFirst(s: string): string {
@@ -255,6 +307,29 @@ class JailsLoader {
         cause: e,
       });
     }
+  }
+
+  /**
+   * Options of the jail's own section that nothing reads and that look like a misspelled jail
+   * option (`maxretyr`): fail2ban takes unknown options silently (they may serve interpolation),
+   * and so does f2b, with a warning naming file, section and key.
+   */
+  #misspellings(jail: string, filter: FilterSpec, actions: ActionSpec[]): string[] {
+    const out: string[] = [];
+    for (const name of this.#cfg.options(jail, false)) {
+      if (name.startsWith("known/") || name === "__name__" || name in filter.options) continue;
+      // A [DEFAULT] value overridden here (action_, banaction) is an interpolation variable.
+      if (this.#cfg.hasDefault(name) || actions.some((a) => name in a.properties)) continue;
+      const near = misspelledOption(name);
+      if (near === null) continue;
+      const src = this.#cfg.source(jail, name);
+      out.push(
+        `Unknown option "${name}" in jail "${jail}"${
+          src?.file ? ` (${src.file}:${src.line} [${jail}] ${name})` : ""
+        }: not a jail option, kept for interpolation only; did you mean "${near}"?`,
+      );
+    }
+    return out;
   }
 
   /** Builds the spec of one jail, as fail2ban's JailReader. */
@@ -443,6 +518,20 @@ class JailsLoader {
         if (!(e instanceof ConfigError)) throw e;
       }
     }
+    const ignoreip = splitWords(opts.text.ignoreip ?? "");
+    for (const entry of ignoreip) {
+      try {
+        parseIgnoreEntry(entry);
+      } catch (e) {
+        throw new JailConfigError(
+          jail,
+          `ignoreip${this.#at(jail, "ignoreip")}: ${(e as Error).message}`,
+          this.#where(jail, "ignoreip"),
+          { cause: e },
+        );
+      }
+    }
+    warnings.push(...this.#misspellings(jail, filterSpec, actions));
     const nonEmpty = (v: string | undefined) => (v === undefined || v === "" ? null : v);
     return {
       name: jail,
@@ -457,7 +546,7 @@ class JailsLoader {
       findtime: this.#duration(jail, opts, "findtime", 600),
       bantime: this.#duration(jail, opts, "bantime", 600),
       maxmatches: opts.text.maxmatches !== undefined ? Number(opts.text.maxmatches) : maxretry,
-      ignoreip: splitWords(opts.text.ignoreip ?? ""),
+      ignoreip,
       ignoreself: asBool(opts.text.ignoreself ?? "true"),
       ignorecommand: nonEmpty(opts.text.ignorecommand),
       ignorecache: nonEmpty(opts.text.ignorecache),

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { JailConfigError, readJails, readServerConfig } from "./jail_reader.ts";
+import { JailConfigError, misspelledOption, readJails, readServerConfig } from "./jail_reader.ts";
 
 function withDir(files: Record<string, string>, fn: (dir: string) => void): void {
   const dir = Deno.makeTempDirSync({ prefix: "f2b_jr_" });
@@ -126,6 +126,45 @@ Deno.test("readJails throws for a broken jail without onError, and can list disa
       errors.join("\n"),
     );
   });
+});
+
+Deno.test("readJails refuses a bad ignoreip entry, naming file, line, section and key", () => {
+  for (const entry of ["192.0.2.0/33", "300.1.2.3", "$(reboot)"]) {
+    const local = `[sshd]\nenabled = true\nignoreip = 127.0.0.1 ${entry}\n`;
+    withDir({ ...FILES, "jail.local": local }, (dir) => {
+      const errors: JailConfigError[] = [];
+      readJails(dir, { onError: (e) => errors.push(e) });
+      const e = errors.find((x) => x.jail === "sshd");
+      assert.ok(e, entry);
+      assert.equal(e.file, `${dir}/jail.local`);
+      assert.equal(e.section, "sshd");
+      assert.equal(e.option, "ignoreip");
+      assert.match(
+        e.message,
+        /^Cannot start jail "sshd": ignoreip \(.*jail\.local:3\): Invalid ignoreip entry/,
+      );
+      assert.ok(e.message.includes(JSON.stringify(entry)), e.message);
+    });
+  }
+});
+
+Deno.test("readJails keeps an unknown option but warns when it looks like a misspelled one", () => {
+  const local = "[sshd]\nenabled = true\nmaxretyr = 3\nmy_var = x\naction_ = fw\n";
+  withDir({ ...FILES, "jail.local": local }, (dir) => {
+    const sshd = readJails(dir, { onError: () => {} }).find((j) => j.name === "sshd");
+    assert.ok(sshd);
+    assert.equal(sshd.options.maxretyr, "3");
+    assert.equal(sshd.maxretry, 5);
+    const notes = (sshd.warnings ?? []).filter((w) => /Unknown option/.test(w));
+    assert.deepEqual(notes, [
+      `Unknown option "maxretyr" in jail "sshd" (${dir}/jail.local:3 [sshd] maxretyr): not a jail option, kept for interpolation only; did you mean "maxretry"?`,
+    ]);
+  });
+  assert.equal(misspelledOption("bantim"), "bantime");
+  assert.equal(misspelledOption("ignoreips"), "ignoreip");
+  assert.equal(misspelledOption("maxretry"), null);
+  assert.equal(misspelledOption("port"), null);
+  assert.equal(misspelledOption("protocol"), null);
 });
 
 Deno.test("readServerConfig reads fail2ban.conf layers with defaults", () => {

@@ -18,10 +18,10 @@
  */
 
 import { defaultHostResolver, type HostResolver } from "../net/dns.ts";
+import { type IgnoreEntry, parseIgnoreEntry as parseEntry } from "../net/ignore_entry.ts";
 import {
   type IPAddress,
   type IPNetwork,
-  isValidHostText,
   parseAddress,
   parseNetworkOrThrow,
 } from "../net/ip_address.ts";
@@ -49,10 +49,7 @@ export interface IgnoreListOptions {
 /** Why an address is ignored, in fail2ban's words ("Ignore 1.2.3.4 by ip"). */
 export type IgnoreSource = "ignoreself rule" | "ip" | "dns";
 
-type Entry =
-  | { kind: "address"; text: string }
-  | { kind: "network"; text: string; network: IPNetwork }
-  | { kind: "name"; text: string };
+type Entry = IgnoreEntry;
 
 const LOOPBACK_V4 = parseNetworkOrThrow("127.0.0.0/8");
 const LOOPBACK_V6 = "::1";
@@ -274,19 +271,4 @@ export class IgnoreList {
       for (const a of list) this.#nameAddresses.add(a);
     }
   }
-}
-
-function parseEntry(text: string): Entry {
-  if (text.includes("/")) {
-    const network = parseNetworkOrThrow(text, "ignoreip entry");
-    return network.isSingle
-      ? { kind: "address", text: network.canonical }
-      : { kind: "network", text: network.canonical, network };
-  }
-  const address = parseAddress(text);
-  if (address) return { kind: "address", text: address.canonical };
-  if (isValidHostText(text)) return { kind: "name", text: text.toLowerCase().replace(/\.$/, "") };
-  throw new SyntaxError(
-    `Invalid ignoreip entry "${text}": not an IP address, network or host name`,
-  );
 }

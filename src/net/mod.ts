@@ -8,3 +8,4 @@
 
 export * from "./ip_address.ts";
 export * from "./dns.ts";
+export * from "./ignore_entry.ts";
