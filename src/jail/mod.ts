@@ -18,6 +18,7 @@ export * from "./fail_manager.ts";
 export * from "./ban_manager.ts";
 export * from "./bantime_formula.ts";
 export * from "./ignore_list.ts";
+export * from "./jail_check.ts";
 export * from "./jail_matcher.ts";
 export * from "./jail_runner.ts";
 export * from "./journal_match.ts";
