@@ -49,10 +49,10 @@ function pythonStringRepr(s: string): string {
   return out + quote;
 }
 
-/** A `[label, value]` row of a status answer. */
-type Row = [string, unknown];
+/** A `[label, value]` row of a status answer, as the client receives it. */
+export type ReplyRow = [string, unknown];
 
-function isRows(value: unknown): value is Row[] {
+function isRows(value: unknown): value is ReplyRow[] {
   return Array.isArray(value) &&
     value.every((r) => Array.isArray(r) && r.length === 2 && typeof r[0] === "string");
 }
@@ -62,7 +62,7 @@ function rowValue(value: unknown): string {
 }
 
 /** Formats `status`'s answer: `Status`, then `|-`/`` `- `` rows with a tab before each value. */
-export function formatServerStatus(rows: Row[]): string {
+export function formatServerStatus(rows: ReplyRow[]): string {
   const lines = ["Status"];
   rows.forEach(([label, value], i) => {
     lines.push(`${i === rows.length - 1 ? "`-" : "|-"} ${label}:\t${rowValue(value)}`);
@@ -71,7 +71,7 @@ export function formatServerStatus(rows: Row[]): string {
 }
 
 /** Formats `status <jail>`'s answer: two levels of rows under `Status for the jail: NAME`. */
-export function formatJailStatus(jail: string, rows: Row[]): string {
+export function formatJailStatus(jail: string, rows: ReplyRow[]): string {
   const lines = [`Status for the jail: ${jail}`];
   rows.forEach(([section, children], i) => {
     const last = i === rows.length - 1;
