@@ -429,8 +429,11 @@ export class ShellCommandRunner implements CommandRunner {
 
 /** One command seen by {@link FakeCommandRunner}. */
 export interface FakeCall {
+  /** The shell command. */
   command: string;
+  /** The environment variables it was given (log-derived values). */
   env: Record<string, string>;
+  /** Its timeout in seconds. */
   timeout: number;
 }
 
