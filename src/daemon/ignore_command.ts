@@ -127,13 +127,17 @@ export function requestTags(request: BanRequest): Record<string, string> {
 
 /** Options of {@link IgnoreCommand}. */
 export interface IgnoreCommandOptions {
+  /** Name of the jail (for tags and log records). */
   jail: string;
   /** The `ignorecommand` template. */
   command: string;
   /** `ignorecache` as written, or null for no cache. */
   cache: string | null;
+  /** Runs the command. */
   exec: IgnoreCommandExec;
+  /** Receives the command's failures. */
   logger: Logger;
+  /** Source of time for the cache. */
   clock: Clock;
   /** Seconds before the command is killed. @default 60 */
   timeout?: number;
