@@ -125,6 +125,9 @@ export class DateDetector {
   #firstUnused = 0;
 
   /**
+   * A detector with the filter's `datepattern` (or fail2ban's default templates) and
+   * `logtimezone`.
+   *
    * @throws {SyntaxError} for a bad `datepattern` entry or an unknown `logtimezone`.
    */
   constructor(options: DateDetectorOptions = {}) {
