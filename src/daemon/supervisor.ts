@@ -38,7 +38,7 @@ export type WorkerFactory = (jail: string) => WorkerHandle;
 export type FileSizer = (path: string) => number | null;
 
 /** The real worker: workers/jail_worker.ts as a module worker. */
-export const DENO_WORKER_FACTORY: WorkerFactory = (jail) =>
+export const DENO_WORKER_FACTORY: WorkerFactory = (jail): WorkerHandle =>
   new Worker(new URL("../../workers/jail_worker.ts", import.meta.url).href, {
     type: "module",
     name: `f2b-jail-${jail}`,
