@@ -81,6 +81,8 @@ interface JailState {
   currentlyFailed: number;
   totalFailed: number;
   evicted: number;
+  /** When eviction was last warned about (clock seconds), null before the first warning. */
+  evictionWarnedAt: number | null;
   files: string[];
   /** Ids whose ban request is being handled (ignorecommand running). */
   inFlight: Set<string>;
@@ -216,6 +218,7 @@ export class Daemon implements ServerControl {
       currentlyFailed: 0,
       totalFailed: 0,
       evicted: 0,
+      evictionWarnedAt: null,
       files: [],
       inFlight: new Set(),
       positionsDirty: false,
@@ -302,6 +305,7 @@ export class Daemon implements ServerControl {
       case "stats":
         state.currentlyFailed = message.currentlyFailed;
         state.totalFailed = message.totalFailed;
+        if (message.evicted > state.evicted) this.#warnEviction(jail, state, message.evicted);
         state.evicted = message.evicted;
         state.files = message.files;
         break;
@@ -313,6 +317,21 @@ export class Daemon implements ServerControl {
       case "stopped":
         break;
     }
+  }
+
+  /**
+   * The failure table of a jail is full and ids are evicted: warned when it starts, then at most
+   * once a minute with the running count (`status <jail> extended` shows it at any time).
+   */
+  #warnEviction(jail: string, state: JailState, evicted: number): void {
+    const now = this.#clock.now();
+    const last = state.evictionWarnedAt;
+    if (last !== null && now - last < 60 && now >= last) return;
+    state.evictionWarnedAt = now;
+    this.#filterLog.log(
+      "WARNING",
+      `[${jail}] The failure table is full: ${evicted} failing ids evicted so far (the least recently updated first; their failures count again from zero)`,
+    );
   }
 
   #onBanRequest(state: JailState, request: BanRequest): void {
@@ -755,6 +774,7 @@ export class Daemon implements ServerControl {
       currentlyBanned: s.bans.currentlyBanned,
       totalBanned: s.bans.totalBanned,
       bannedIps: [...s.bans.bans()].map((t) => t.fid),
+      evicted: s.evicted,
       ...(isJournalBackend(s.spec.backend) ? { journalMatches: journalMatches(s.spec) } : {}),
     };
   }

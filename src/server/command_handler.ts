@@ -83,7 +83,9 @@ export const COMMAND_HELP: string = `Commands:
     start <JAIL>                             starts the jail <JAIL>
     stop <JAIL>                              stops the jail <JAIL> and removes it
     status <JAIL> [FLAVOR]                   gets the current status of <JAIL>; FLAVOR is
-                                             basic (default) or short (no banned list)
+                                             basic (default), short (no banned list) or
+                                             extended (basic, plus "Total evicted": failing
+                                             ids dropped because the failure table was full)
     status --all [FLAVOR]                    gets the status of every jail
 
                                              JAIL CONFIGURATION
@@ -127,23 +129,33 @@ export function serverStatus(names: string[]): StatusRow[] {
   return [["Number of jail", names.length], ["Jail list", names.join(", ")]];
 }
 
-/** Builds `status <jail> [flavor]`'s answer from a {@link JailStatus}. */
-export function jailStatusRows(status: JailStatus, flavor: "basic" | "short"): StatusRow[] {
+/** The flavors of `status <jail> [flavor]` f2b answers. */
+export type StatusFlavor = "basic" | "short" | "extended";
+
+const FLAVORS: readonly string[] = ["basic", "short", "extended"];
+
+/**
+ * Builds `status <jail> [flavor]`'s answer from a {@link JailStatus}: `basic` is fail2ban's
+ * (scripts parse it: it never changes), `short` leaves out the banned list, `extended` adds
+ * f2b's own rows to `basic` ("Total evicted" in Filter).
+ */
+export function jailStatusRows(status: JailStatus, flavor: StatusFlavor): StatusRow[] {
   const actions: StatusRow[] = [
     ["Currently banned", status.currentlyBanned],
     ["Total banned", status.totalBanned],
   ];
-  if (flavor === "basic") actions.push(["Banned IP list", status.bannedIps]);
-  return [
-    ["Filter", [
-      ["Currently failed", status.currentlyFailed],
-      ["Total failed", status.totalFailed],
-      status.journalMatches !== undefined
-        ? ["Journal matches", [status.journalMatches]]
-        : ["File list", status.files],
-    ]],
-    ["Actions", actions],
+  if (flavor !== "short") actions.push(["Banned IP list", status.bannedIps]);
+  const filter: StatusRow[] = [
+    ["Currently failed", status.currentlyFailed],
+    ["Total failed", status.totalFailed],
   ];
+  if (flavor === "extended") filter.push(["Total evicted", status.evicted ?? 0]);
+  filter.push(
+    status.journalMatches !== undefined
+      ? ["Journal matches", [status.journalMatches]]
+      : ["File list", status.files],
+  );
+  return [["Filter", filter], ["Actions", actions]];
 }
 
 /** Parses `reload`'s (or `restart`'s) words after the command name. */
@@ -216,11 +228,11 @@ export async function handleCommand(control: ServerControl, words: string[]): Pr
       if (args[0] === "--all") {
         // fail2ban 1.1's form: every jail's status at once.
         const flavor = args[1] ?? "basic";
-        if (args.length > 2 || (flavor !== "basic" && flavor !== "short")) {
-          throw invalid(words, `"status --all" takes a flavor: basic or short`);
+        if (args.length > 2 || !FLAVORS.includes(flavor)) {
+          throw invalid(words, `"status --all" takes a flavor: basic, short or extended`);
         }
         return control.jailNames().map((jail) => ({
-          [jail]: jailStatusRows(control.jailStatus(jail), flavor),
+          [jail]: jailStatusRows(control.jailStatus(jail), flavor as StatusFlavor),
         }));
       }
       if (args.length > 2) throw invalid(words, `"status" takes a jail and a flavor at most`);
@@ -232,10 +244,13 @@ export async function handleCommand(control: ServerControl, words: string[]): Pr
           `Status flavor "cymru" is not supported: it needs DNS queries to Team Cymru`,
         );
       }
-      if (flavor !== "basic" && flavor !== "short") {
-        throw invalid(words, `Unknown status flavor "${flavor}": expected basic, short or cymru`);
+      if (!FLAVORS.includes(flavor)) {
+        throw invalid(
+          words,
+          `Unknown status flavor "${flavor}": expected basic, short, extended or cymru`,
+        );
       }
-      return jailStatusRows(control.jailStatus(args[0]!), flavor);
+      return jailStatusRows(control.jailStatus(args[0]!), flavor as StatusFlavor);
     }
     case "stop":
       if (args.length > 0) return await jailLifecycleCommand(control, words);

@@ -95,6 +95,31 @@ Deno.test("handleCommand status short flavor leaves out the banned list", async 
   assert.deepEqual(rows[1], ["Actions", [["Currently banned", 2], ["Total banned", 3]]]);
 });
 
+Deno.test("handleCommand status extended flavor adds the evicted count; basic never shows it", async () => {
+  const control = new FakeControl();
+  control.jails.sshd = { ...control.jails.sshd!, evicted: 500 };
+  const basic = await handleCommand(control, ["status", "sshd"]);
+  assert.doesNotMatch(JSON.stringify(basic), /evict/i);
+  assert.deepEqual(await handleCommand(control, ["status", "sshd", "extended"]), [
+    ["Filter", [["Currently failed", 1], ["Total failed", 7], ["Total evicted", 500], [
+      "File list",
+      ["/var/log/auth.log"],
+    ]]],
+    ["Actions", [["Currently banned", 2], ["Total banned", 3], ["Banned IP list", [
+      "192.0.2.10",
+      "2001:db8::1",
+    ]]]],
+  ]);
+  const all = await handleCommand(control, ["status", "--all", "extended"]) as unknown[];
+  assert.match(JSON.stringify(all), /"Total evicted",500/);
+  const { formatJailStatus } = await import("../client/format.ts");
+  const rows = await handleCommand(control, ["status", "sshd", "extended"]);
+  assert.match(
+    formatJailStatus("sshd", rows as Parameters<typeof formatJailStatus>[1]),
+    /\|  \|- Total failed:\t7\n\|  \|- Total evicted:\t500\n\|  `- File list:/,
+  );
+});
+
 Deno.test("handleCommand status of an unknown jail throws UnknownJailError", async () => {
   await assert.rejects(
     handleCommand(new FakeControl(), ["status", "nojail"]),

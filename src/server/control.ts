@@ -24,6 +24,11 @@ export interface JailStatus {
    * then lists "Journal matches" instead of "File list".
    */
   journalMatches?: string;
+  /**
+   * Distinct failing ids dropped from the failure table because it was full (the least recently
+   * updated first); shown by `status <jail> extended` only.
+   */
+  evicted?: number;
 }
 
 /** Options of the `reload` command. */
