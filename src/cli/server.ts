@@ -16,7 +16,7 @@ import { ActionExecutor } from "../actions/action_executor.ts";
 import { ShellCommandRunner } from "../actions/command_runner.ts";
 import { BanDatabase } from "../db/ban_database.ts";
 import { BanManager } from "../jail/ban_manager.ts";
-import { checkJail, loadCheckedJails } from "../jail/jail_check.ts";
+import { checkJailSpec, loadCheckedJails } from "../jail/jail_check.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { createLogger, type DaemonLogger } from "../log/logger.ts";
 import { AlreadyRunningError, startControlServer } from "../server/control_server.ts";
@@ -345,7 +345,7 @@ async function foreground(a: ServerArgs, spec: ServerSpec): Promise<number> {
       clock,
       exec: (command, env, timeout) => shell.run(command, { env, timeout }),
       dbPurgeAge: spec.dbpurgeage,
-      validateJail: checkJail,
+      validateJail: checkJailSpec,
       daemonLogger: logger,
       serverSpec: spec,
       ...(a.heartbeatTimeout ? { heartbeatTimeout: a.heartbeatTimeout * 1000 } : {}),

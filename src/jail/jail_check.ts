@@ -26,8 +26,26 @@ function optionOf(text: string): string | undefined {
 }
 
 /**
- * Checks one jail: compiles its filter (as its worker will) and parses its
- * `ignoreip` entries. Nothing is kept.
+ * Compiles the jail's filter (as its worker will) and parses its `ignoreip`
+ * entries; nothing is kept. For a spec changed at run time (`set <jail>
+ * addfailregex …`): the error is the filter's or the entry's own.
+ *
+ * @throws {SyntaxError} naming the regex (file, section, option and line) or
+ *   the ignoreip entry
+ */
+export function checkJailSpec(spec: JailSpec): void {
+  const flt = spec.filter;
+  const dateDetector = new DateDetector({
+    datepattern: flt.datepattern,
+    logtimezone: flt.logtimezone,
+  });
+  new Filter(flt, { dateDetector, useDns: spec.usedns });
+  for (const entry of spec.ignoreip) parseIgnoreEntry(entry.trim());
+}
+
+/**
+ * Checks one jail as {@link checkJailSpec} does, reporting a problem as a
+ * configuration error.
  *
  * @throws {JailConfigError} naming the jail (section), the file and the key
  *
@@ -50,32 +68,23 @@ function optionOf(text: string): string | undefined {
  */
 export function checkJail(spec: JailSpec): void {
   const flt = spec.filter;
-  const file = flt.file ?? undefined;
   try {
-    const dateDetector = new DateDetector({
-      datepattern: flt.datepattern,
-      logtimezone: flt.logtimezone,
-    });
-    new Filter(flt, { dateDetector, useDns: spec.usedns });
+    checkJailSpec(spec);
   } catch (e) {
     if (!(e instanceof SyntaxError || e instanceof RangeError || e instanceof TypeError)) throw e;
     const text = message(e);
-    const where = flt.file ? "" : ` (filter "${flt.name}")`;
-    throw new JailConfigError(spec.name, `${text}${where}`, {
-      file,
-      section: spec.name,
-      option: optionOf(text) ?? "filter",
-    }, { cause: e });
-  }
-  for (const entry of spec.ignoreip) {
-    try {
-      parseIgnoreEntry(entry.trim());
-    } catch (e) {
-      throw new JailConfigError(spec.name, `ignoreip: ${message(e)}`, {
+    if (text.startsWith("invalid ignoreip entry")) {
+      throw new JailConfigError(spec.name, `ignoreip: ${text}`, {
         section: spec.name,
         option: "ignoreip",
       }, { cause: e });
     }
+    const where = flt.file ? "" : ` (filter "${flt.name}")`;
+    throw new JailConfigError(spec.name, `${text}${where}`, {
+      file: flt.file ?? undefined,
+      section: spec.name,
+      option: optionOf(text) ?? "filter",
+    }, { cause: e });
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { JailConfigError } from "../config/jail_reader.ts";
-import { checkJail, loadCheckedJails } from "./jail_check.ts";
+import { checkJail, checkJailSpec, loadCheckedJails } from "./jail_check.ts";
 
 function withConfig(files: Record<string, string>, fn: (dir: string) => void): void {
   const dir = Deno.makeTempDirSync({ prefix: "f2b_check_" });
@@ -75,6 +75,24 @@ Deno.test("checkJail refuses an ignoreip entry set outside the configuration fil
     assert.throws(
       () => checkJail({ ...spec, ignoreip: ["300.1.2.3"] }),
       /^JailConfigError: Cannot start jail "a": ignoreip: invalid ignoreip entry "300\.1\.2\.3"/,
+    );
+  });
+});
+
+Deno.test("checkJailSpec throws the filter's own error, for commands that change a running jail", () => {
+  withConfig({
+    "jail.conf": "[DEFAULT]\nlogpath = /dev/null\n[a]\nenabled = true\nfilter = good\n",
+    "filter.d/good.conf": GOOD,
+  }, (dir) => {
+    const [spec] = loadCheckedJails(dir);
+    assert.ok(spec);
+    const bad = {
+      ...spec,
+      filter: { ...spec.filter, failregex: [{ pattern: "^bad(", origin: "set addfailregex" }] },
+    };
+    assert.throws(
+      () => checkJailSpec(bad),
+      /^SyntaxError: Cannot translate regex of set addfailregex/,
     );
   });
 });
