@@ -525,7 +525,7 @@ export class JailRunner {
         return;
       }
     } else if (result.failures.length === 0) return;
-    const time = this.#failureTime(result.time, live, now, text);
+    const time = this.#failureTime(result.time, live, now, text, result.failures[0]!.regexIndex);
     if (result.time !== null) this.#lastDate = result.time;
     if (time === null) return;
     for (const f of result.failures) {
@@ -552,11 +552,19 @@ export class JailRunner {
   }
 
   /** The time a failure counts at, or null to skip it (fail2ban's rules, see the class doc). */
-  #failureTime(time: number | null, live: boolean, now: number, line: string): number | null {
+  #failureTime(
+    time: number | null,
+    live: boolean,
+    now: number,
+    line: string,
+    regex: number,
+  ): number | null {
     if (time === null) {
+      // Once per failregex that matched an undated line (SECURITY.md #13): two kinds of undated
+      // failure lines give two warnings, a thousand lines of one kind give one.
       this.#warnOnce(
-        "nodate",
-        `Found a match but no valid date/time found for "${line}". ` +
+        `nodate:${regex}`,
+        `Found a match but no valid date/time found for "${line}" (failregex ${regex}). ` +
           "Please try setting a custom date pattern (see man page jail.conf(5))",
       );
       if (this.#lastDate !== null && this.#lastDate > now - MAX_LIVE_SKEW) return this.#lastDate;
