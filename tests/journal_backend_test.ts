@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { readFilter } from "../src/config/filter_reader.ts";
 import type { JailSpec } from "../src/config/types.ts";
 import type { FromWorker, ToWorker } from "../src/ipc/messages.ts";
+import { foundEvents } from "../src/ipc/messages.ts";
 import { Daemon } from "../src/daemon/daemon.ts";
 import { BanDatabase } from "../src/db/ban_database.ts";
 import { BanManager } from "../src/jail/ban_manager.ts";
@@ -161,7 +162,7 @@ class Jail {
     return this.runner.handle({ type: "stop" });
   }
   found(): { fid: string; time: number }[] {
-    return this.messages.flatMap((m) => (m.type === "found" ? [m] : []));
+    return foundEvents(this.messages);
   }
   bans() {
     return this.messages.flatMap((m) => (m.type === "ban" ? [m.request] : []));

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { readJails } from "../src/config/jail_reader.ts";
 import type { FromWorker } from "../src/ipc/messages.ts";
+import { foundEvents } from "../src/ipc/messages.ts";
 import { createJailMatcher } from "../src/jail/jail_matcher.ts";
 import { JailRunner } from "../src/jail/jail_runner.ts";
 import { ManualClock } from "../src/util/clock.ts";
@@ -44,8 +45,7 @@ async function sshdRunner(dir: string, start: number, extra = "") {
     statsInterval: 60_000,
   });
   await runner.handle({ type: "start", spec, positions: [], skipLineAt: null });
-  const found = () =>
-    sent.filter((m): m is Extract<FromWorker, { type: "found" }> => m.type === "found");
+  const found = () => foundEvents(sent);
   const bans = () =>
     sent.filter((m): m is Extract<FromWorker, { type: "ban" }> => m.type === "ban");
   const warnings = () =>

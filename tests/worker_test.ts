@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import type { JailSpec } from "../src/config/types.ts";
 import type { FromWorker, LogPosition, ToWorker } from "../src/ipc/messages.ts";
+import { foundEvents } from "../src/ipc/messages.ts";
 
 function jailSpec(path: string, over: Partial<JailSpec> = {}): JailSpec {
   return {
@@ -137,7 +138,7 @@ Deno.test("the jail worker bans after maxretry lines appended to a real log", as
     w.post({ type: "ping", seq: 1 });
     assert.equal((await pong).seq, 1);
     // The line already in the file is within findtime: counted from the backlog.
-    assert.deepEqual(w.messages.filter(isType("found")).map((m) => m.fid), ["192.0.2.1"]);
+    assert.deepEqual(foundEvents(w.messages).map((m) => m.fid), ["192.0.2.1"]);
     const ban = w.next(isType("ban"));
     append(file, `${stamp()} Failed password for root from 192.0.2.200 port 22 ssh2\n`);
     append(file, `${stamp()} Failed password for root from 192.0.2.1 port 22 ssh2\n`);
@@ -187,7 +188,7 @@ Deno.test("the jail worker resumes at a saved position and stops with its positi
     const ready = w2.next(isType("ready"));
     w2.post({ type: "start", spec: jailSpec(path), positions: saved, skipLineAt: null });
     await ready;
-    assert.deepEqual(w2.messages.filter(isType("found")).map((m) => m.fid), ["192.0.2.10"]);
+    assert.deepEqual(foundEvents(w2.messages).map((m) => m.fid), ["192.0.2.10"]);
   } finally {
     await w2.stop();
   }
@@ -198,7 +199,7 @@ Deno.test("the jail worker resumes at a saved position and stops with its positi
     const at = { ...saved[0]!, offset: new TextEncoder().encode(first).length };
     w3.post({ type: "start", spec: jailSpec(path), positions: [], skipLineAt: at });
     await ready;
-    assert.deepEqual(w3.messages.filter(isType("found")).map((m) => m.fid), [
+    assert.deepEqual(foundEvents(w3.messages).map((m) => m.fid), [
       "192.0.2.9",
       "192.0.2.10",
     ]);

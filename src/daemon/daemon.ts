@@ -47,6 +47,8 @@ export interface DaemonOptions {
   dbPurgeAge?: number;
   /** Milliseconds between position saves. @default 10000 */
   positionSaveInterval?: number;
+  /** Milliseconds after a ban before positions are saved (once for a burst of bans). @default 100 */
+  banPositionSaveDelay?: number;
   /** Milliseconds between history purges. @default 3600000 */
   purgeInterval?: number;
   /** First delay in milliseconds before retrying a failed ban action, doubled each time. @default 1000 */
@@ -124,6 +126,11 @@ export class Daemon implements ServerControl {
   #unbanTimer: Timer | null = null;
   #unbanAt = Infinity;
   #positionTimer: Timer | null = null;
+  /** Saves positions shortly after bans ({@link #savePositionsSoon}). */
+  #banSaveTimer: Timer | null = null;
+  /** The last second {@link #foundTime} formatted, and its text. */
+  #foundSecond = NaN;
+  #foundText = "";
   #purgeTimer: Timer | null = null;
   #state: "new" | "running" | "stopping" | "stopped" = "new";
   readonly #finished = Promise.withResolvers<void>();
@@ -290,17 +297,20 @@ export class Daemon implements ServerControl {
         this.#onBanRequest(state, message.request);
         break;
       case "found":
-        this.#filterLog.log("INFO", `[${jail}] Found ${message.fid} - ${formatTime(message.time)}`);
+        this.#filterLog.log(
+          "INFO",
+          `[${jail}] Found ${message.fid} - ${this.#foundTime(message.time)}`,
+        );
+        break;
+      case "foundBatch":
+        this.#logFound(jail, message.fids, message.times);
         break;
       case "positions":
         state.positionsDirty = true;
-        // After a ban, save at once: a crash must not re-read the lines that caused it.
-        if (state.saveNow) this.#saveJailPositions(jail, state);
         break;
       case "cursor":
         state.cursor = message.cursor;
         state.positionsDirty = true;
-        if (state.saveNow) this.#saveJailPositions(jail, state);
         break;
       case "stats":
         state.currentlyFailed = message.currentlyFailed;
@@ -332,6 +342,29 @@ export class Daemon implements ServerControl {
       "WARNING",
       `[${jail}] The failure table is full: ${evicted} failing ids evicted so far (the least recently updated first; their failures count again from zero)`,
     );
+  }
+
+  /** `[jail] Found <id> - <time>` of a batch of failures, written together. */
+  #logFound(jail: string, fids: readonly string[], times: readonly number[]): void {
+    const log = this.#filterLog;
+    const enabled = this.#o.daemonLogger?.isEnabled("INFO") ?? true;
+    if (!enabled || fids.length === 0) return;
+    const lines = new Array<string>(fids.length);
+    for (let i = 0; i < fids.length; i++) {
+      lines[i] = `[${jail}] Found ${fids[i]} - ${this.#foundTime(times[i]!)}`;
+    }
+    if (log.logMany) log.logMany("INFO", lines);
+    else for (const line of lines) log.log("INFO", line);
+  }
+
+  /** {@link formatTime}, remembered for the last second asked (a flood's failures share it). */
+  #foundTime(epoch: number): string {
+    const second = Math.floor(epoch);
+    if (second !== this.#foundSecond) {
+      this.#foundSecond = second;
+      this.#foundText = formatTime(second);
+    }
+    return this.#foundText;
   }
 
   #onBanRequest(state: JailState, request: BanRequest): void {
@@ -386,14 +419,28 @@ export class Daemon implements ServerControl {
       this.#supervisor.post(jail, { type: "forget", fid });
       return null;
     }
-    this.#actionsLog.log("NOTICE", `[${jail}] Ban ${fid}`);
-    // Recorded before the action runs: a crash in between re-applies it at start.
+    // Recorded (committed) before the action runs: a crash in between re-applies it at start.
     this.#dbAdd(ticket);
-    this.#supervisor.post(jail, { type: "forget", fid });
-    state.saveNow = true;
-    this.#armUnbanTimer();
+    // The action is queued before the rest of the bookkeeping, which waits behind it.
     this.#applyBan(ticket);
+    this.#actionsLog.log("NOTICE", `[${jail}] Ban ${fid}`);
+    this.#supervisor.post(jail, { type: "forget", fid });
+    this.#armUnbanTimer();
+    this.#savePositionsSoon(state);
     return ticket;
+  }
+
+  /**
+   * After a ban, saves the jail's positions shortly (a crash must not re-read the lines that
+   * caused it), once for all the bans of a burst rather than once per ban.
+   */
+  #savePositionsSoon(state: JailState): void {
+    state.saveNow = true;
+    if (this.#banSaveTimer !== null || !this.#o.db) return;
+    this.#banSaveTimer = setTimeout(() => {
+      this.#banSaveTimer = null;
+      for (const [name, s] of this.#jails) if (s.saveNow) this.#saveJailPositions(name, s);
+    }, this.#o.banPositionSaveDelay ?? 100);
   }
 
   #dbAdd(ticket: BanTicket): void {
@@ -848,6 +895,8 @@ export class Daemon implements ServerControl {
     this.#state = "stopping";
     this.#logger.log("INFO", "Shutdown in progress...");
     for (const t of [this.#positionTimer, this.#purgeTimer]) if (t !== null) clearInterval(t);
+    if (this.#banSaveTimer !== null) clearTimeout(this.#banSaveTimer);
+    this.#banSaveTimer = null;
     if (this.#unbanTimer !== null) clearTimeout(this.#unbanTimer);
     this.#unbanTimer = null;
     await this.#reloading.catch(() => {});

@@ -95,6 +95,12 @@ export type FromWorker =
   | { type: "pong"; seq: number }
   /** A failure was counted: `[jail] Found <fid> - <time>` in the log. */
   | { type: "found"; jail: string; fid: string; time: number }
+  /**
+   * Failures counted, in order (`fids[i]` at `times[i]`), posted together: a jail worker sends
+   * the failures of each processed chunk in one message, before any other message that follows
+   * them (a `ban` request above all), so a flood costs the main thread one message per chunk.
+   */
+  | { type: "foundBatch"; jail: string; fids: string[]; times: number[] }
   | { type: "ban"; request: BanRequest }
   /** Read positions, sent after each processed chunk (for the database and for restarts). */
   | { type: "positions"; jail: string; positions: LogPosition[] }
@@ -154,4 +160,35 @@ export interface BanTicket {
   matches: string[];
   /** Captured `<F-…>` values. */
   data: Record<string, string>;
+}
+
+/** One failure a worker reported, from a `found` or a `foundBatch` message. */
+export interface FoundEvent {
+  type: "found";
+  jail: string;
+  fid: string;
+  time: number;
+}
+
+/**
+ * The failures reported by `messages` (`found` and `foundBatch`), one event each, in order.
+ *
+ * @example
+ * ```ts
+ * import { foundEvents } from "./messages.ts";
+ * const events = foundEvents([{ type: "foundBatch", jail: "j", fids: ["a", "b"], times: [1, 2] }]);
+ * if (events.length !== 2 || events[1]!.fid !== "b") throw new Error();
+ * ```
+ */
+export function foundEvents(messages: readonly FromWorker[]): FoundEvent[] {
+  const out: FoundEvent[] = [];
+  for (const m of messages) {
+    if (m.type === "found") out.push({ type: "found", jail: m.jail, fid: m.fid, time: m.time });
+    else if (m.type === "foundBatch") {
+      for (let i = 0; i < m.fids.length; i++) {
+        out.push({ type: "found", jail: m.jail, fid: m.fids[i]!, time: m.times[i]! });
+      }
+    }
+  }
+  return out;
 }

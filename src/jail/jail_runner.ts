@@ -100,6 +100,8 @@ export interface JailRunnerOptions {
 
 /** Seconds a log time may differ from now in operation before it is taken as now (fail2ban's). */
 const MAX_LIVE_SKEW = 60;
+/** Most failures posted in one `foundBatch` message (a chunk's failures usually go together). */
+const FOUND_BATCH = 1024;
 /** Lines after a skipped line whose positions are reported one by one. */
 const CAREFUL_LINES = 10_000;
 
@@ -141,6 +143,11 @@ export class JailRunner {
   #queue: Promise<void> = Promise.resolve();
   #stopped = false;
   #tailerStopped: Promise<LogPosition[]> | null = null;
+  /** Failures found and not posted yet (`found` batch): ids and times. */
+  #foundFids: string[] = [];
+  #foundTimes: number[] = [];
+  #foundFlushQueued = false;
+  readonly #post: (message: FromWorker) => void;
   readonly #logger: Logger;
   readonly #sink: TailerSink;
   readonly #journalSink: JournalSink;
@@ -148,16 +155,22 @@ export class JailRunner {
   /** Creates a runner; it does nothing until a `start` message. */
   constructor(options: JailRunnerOptions) {
     this.#o = options;
+    const post = options.post;
+    // Found failures waiting for their batch go first: messages keep the order of events.
+    this.#post = (message) => {
+      if (this.#foundFids.length > 0) this.#flushFound();
+      post(message);
+    };
     this.#logger = { log: (level, message) => this.#log(level, message) };
     this.#sink = {
       line: (text, path, live, end) => this.#line(text, path, live, end),
-      position: (p) => this.#o.post({ type: "positions", jail: this.#name, positions: [p] }),
+      position: (p) => this.#post({ type: "positions", jail: this.#name, positions: [p] }),
       log: (level, message) => this.#log(level, message),
     };
     this.#journalSink = {
       entry: (text, time, live, cursor) => this.#journalEntry(text, time, live, cursor),
       cursor: (cursor) => {
-        if (this.#careful === 0) this.#o.post({ type: "cursor", jail: this.#name, cursor });
+        if (this.#careful === 0) this.#post({ type: "cursor", jail: this.#name, cursor });
       },
       log: (level, message) => this.#log(level, message),
     };
@@ -175,7 +188,7 @@ export class JailRunner {
   handle(message: ToWorker): Promise<void> {
     switch (message.type) {
       case "ping":
-        this.#o.post({ type: "pong", seq: message.seq });
+        this.#post({ type: "pong", seq: message.seq });
         return Promise.resolve();
       case "forget":
         if (this.#fails?.forget(message.fid)) this.#statsChanged();
@@ -263,7 +276,7 @@ export class JailRunner {
       if (skipEntry) this.#careful = CAREFUL_LINES;
       await this.#journal.start();
       if (this.#stopped) return;
-      this.#o.post({ type: "ready", jail: spec.name });
+      this.#post({ type: "ready", jail: spec.name });
       this.#postStats(true);
       return;
     }
@@ -287,7 +300,7 @@ export class JailRunner {
     }
     await this.#tailer.start();
     if (this.#stopped) return;
-    this.#o.post({ type: "ready", jail: spec.name });
+    this.#post({ type: "ready", jail: spec.name });
     this.#postStats(true);
   }
 
@@ -439,11 +452,11 @@ export class JailRunner {
     const positions =
       (await (this.#tailerStopped ?? this.#tailer?.stop() ?? this.#journal?.stop())) ?? [];
     const jail = this.#name;
-    if (positions.length > 0) this.#o.post({ type: "positions", jail, positions });
+    if (positions.length > 0) this.#post({ type: "positions", jail, positions });
     const cursor = this.#journal?.cursor ?? null;
-    if (cursor !== null) this.#o.post({ type: "cursor", jail, cursor });
+    if (cursor !== null) this.#post({ type: "cursor", jail, cursor });
     this.#postStats(true);
-    this.#o.post({ type: "stopped", jail });
+    this.#post({ type: "stopped", jail });
   }
 
   #parseUseDns(value: string): UseDns {
@@ -485,7 +498,7 @@ export class JailRunner {
       if (live) this.#careful = 0;
       else {
         this.#careful--;
-        if (cursor !== "") this.#o.post({ type: "cursor", jail: this.#name, cursor });
+        if (cursor !== "") this.#post({ type: "cursor", jail: this.#name, cursor });
       }
     }
   }
@@ -645,8 +658,28 @@ export class JailRunner {
     lines: string[],
     data: Record<string, string>,
   ): void {
-    this.#o.post({ type: "found", jail: this.#name, fid, time });
+    this.#foundFids.push(fid);
+    this.#foundTimes.push(time);
+    if (this.#foundFids.length >= FOUND_BATCH) this.#flushFound();
+    else if (!this.#foundFlushQueued) {
+      // Lines read in one go end with a position message (which flushes); anything else (an
+      // attempt, a resolved host name, a journal entry) is posted when this task ends.
+      this.#foundFlushQueued = true;
+      queueMicrotask(() => {
+        this.#foundFlushQueued = false;
+        if (this.#foundFids.length > 0) this.#flushFound();
+      });
+    }
     this.#addFailure(fid, address?.family ?? null, time, lines, data, 1);
+  }
+
+  /** Posts the failures found since the last batch as one `foundBatch` message. */
+  #flushFound(): void {
+    const fids = this.#foundFids;
+    const times = this.#foundTimes;
+    this.#foundFids = [];
+    this.#foundTimes = [];
+    this.#o.post({ type: "foundBatch", jail: this.#name, fids, times });
   }
 
   /** `set <jail> attempt`: failures counted with the log's, under the same canonical id. */
@@ -668,7 +701,7 @@ export class JailRunner {
     const jail = this.#name;
     const ticket = this.#fails!.addFailure(fid, time, lines, data, attempts);
     if (ticket) {
-      this.#o.post({
+      this.#post({
         type: "ban",
         request: {
           jail,
@@ -692,7 +725,7 @@ export class JailRunner {
     }
     this.#careful--;
     const hash = this.#tailer?.positions().find((p) => p.path === path)?.firstLineHash ?? "";
-    this.#o.post({
+    this.#post({
       type: "positions",
       jail: this.#name,
       positions: [{ path, offset: end, firstLineHash: hash }],
@@ -720,7 +753,7 @@ export class JailRunner {
     this.#statsDirty = false;
     if (force || (dirty && key !== this.#lastStats)) {
       this.#lastStats = key;
-      this.#o.post({
+      this.#post({
         type: "stats",
         jail: this.#spec.name,
         currentlyFailed: fails.size,
@@ -743,7 +776,7 @@ export class JailRunner {
   #log(level: LogLevel, message: string): void {
     const jail = this.#name;
     const text = jail === "" || message.startsWith(`[${jail}] `) ? message : `[${jail}] ${message}`;
-    this.#o.post({ type: "log", jail, level, message: text });
+    this.#post({ type: "log", jail, level, message: text });
   }
 }
 

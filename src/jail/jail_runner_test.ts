@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { JailSpec } from "../config/types.ts";
 import type { LineResult } from "../filter/types.ts";
 import type { FromWorker, LogPosition } from "../ipc/messages.ts";
+import { foundEvents } from "../ipc/messages.ts";
 import type { IPAddress } from "../net/ip_address.ts";
 import { ManualClock } from "../util/clock.ts";
 import {
@@ -139,16 +140,19 @@ async function harness(over: Partial<JailRunnerOptions> = {}, jail: Partial<Jail
   await runner.handle({ type: "start", spec: spec(jail), positions: [], skipLineAt: null });
   const of = <T extends FromWorker["type"]>(t: T) =>
     sent.filter((m): m is Extract<FromWorker, { type: T }> => m.type === t);
-  return { runner, sent, clock, tailer: tailer! as FakeTailer, of };
+  const found = () => foundEvents(sent);
+  return { runner, sent, clock, tailer: tailer! as FakeTailer, of, found };
 }
 
 Deno.test("JailRunner posts a ban request at the maxretry-th failure, right after its line", async () => {
-  const { runner, tailer, of, sent } = await harness();
+  const { runner, tailer, of, found, sent } = await harness();
   try {
     assert.equal(of("ready").length, 1);
     tailer.feed([`@${NOW - 5} Failed from 192.0.2.1`, `@${NOW - 4} Failed from 192.0.2.1`]);
     assert.equal(of("ban").length, 0);
-    assert.deepEqual(of("found").map((m) => m.fid), ["192.0.2.1", "192.0.2.1"]);
+    // Found failures are posted in a batch when the task that read them ends.
+    await Promise.resolve();
+    assert.deepEqual(found().map((m) => m.fid), ["192.0.2.1", "192.0.2.1"]);
     tailer.feed([`@${NOW - 3} Failed from ::ffff:192.0.2.1`]);
     const bans = of("ban");
     assert.equal(bans.length, 1);
@@ -172,7 +176,7 @@ Deno.test("JailRunner posts a ban request at the maxretry-th failure, right afte
 });
 
 Deno.test("JailRunner counts attempts with the log's failures: 2 log failures + attempt x3 reach maxretry 5", async () => {
-  const { runner, tailer, of } = await harness({}, { maxretry: 5 });
+  const { runner, tailer, of, found } = await harness({}, { maxretry: 5 });
   try {
     tailer.feed([`@${NOW - 5} Failed from 192.0.2.1`, `@${NOW - 4} Failed from 192.0.2.1`]);
     // The attempt's address is read as the log's are: the mapped form is the same id.
@@ -200,7 +204,7 @@ Deno.test("JailRunner counts attempts with the log's failures: 2 log failures + 
       data: {},
     });
     // Attempts are not log lines: no `Found`.
-    assert.equal(of("found").length, 2);
+    assert.equal(found().length, 2);
   } finally {
     await runner.handle({ type: "stop" });
   }
@@ -255,10 +259,10 @@ Deno.test("JailRunner answers ping, forgets ids and stops with positions", async
 
 Deno.test("JailRunner skips ignored addresses with fail2ban's log line", async () => {
   const ignore = { ignoredBy: (a: IPAddress) => (a.canonical === "192.0.2.9" ? "ip" : null) };
-  const { runner, tailer, of } = await harness({ createIgnoreList: () => ignore });
+  const { runner, tailer, of, found } = await harness({ createIgnoreList: () => ignore });
   try {
     tailer.feed([`@${NOW} Failed from 192.0.2.9`]);
-    assert.equal(of("found").length, 0);
+    assert.equal(found().length, 0);
     assert.ok(of("log").some((m) => m.message === "[sshd] Ignore 192.0.2.9 by ip"));
   } finally {
     await runner.handle({ type: "stop" });
@@ -300,21 +304,23 @@ Deno.test("JailRunner resolves host names with usedns=yes", async () => {
 });
 
 Deno.test("JailRunner time rules: backlog drops old lines and undated failures, live uses now", async () => {
-  const { runner, tailer, of, clock } = await harness({}, { maxretry: 100 });
+  const { runner, tailer, of, found, clock } = await harness({}, { maxretry: 100 });
   try {
     tailer.feed([
       `@${NOW - 700} Failed from 192.0.2.1`,
       `@${NOW - 100} Failed from 192.0.2.2`,
       `@- Failed from 192.0.2.3`,
     ], false);
-    assert.deepEqual(of("found").map((m) => [m.fid, m.time]), [["192.0.2.2", NOW - 100]]);
+    await Promise.resolve();
+    assert.deepEqual(found().map((m) => [m.fid, m.time]), [["192.0.2.2", NOW - 100]]);
     clock.advance(120);
     tailer.feed([
       `@- Failed from 192.0.2.4`,
       `@${NOW - 3600} Failed from 192.0.2.5`,
       `@${NOW + 100} Failed from 192.0.2.6`,
     ]);
-    assert.deepEqual(of("found").slice(1).map((m) => [m.fid, m.time]), [
+    await Promise.resolve();
+    assert.deepEqual(found().slice(1).map((m) => [m.fid, m.time]), [
       ["192.0.2.4", NOW + 120],
       ["192.0.2.5", NOW + 120],
       ["192.0.2.6", NOW + 100],
@@ -450,7 +456,7 @@ Deno.test("JailRunner with the real tailer and filter: first start counts only l
   };
   try {
     await runner.handle({ type: "start", spec: jail, positions: [], skipLineAt: null });
-    const found = sent.filter((m) => m.type === "found").map((m) => m.type === "found" && m.fid);
+    const found = foundEvents(sent).map((m) => m.fid);
     assert.deepEqual(found, ["192.0.2.2", "192.0.2.3"]);
     assert.ok(sent.some((m) => m.type === "log" && m.message.includes("pos = ")));
   } finally {
@@ -505,7 +511,7 @@ Deno.test("JailRunner with a real file marked tail: starts at its end, a restart
     } finally {
       await runner.handle({ type: "stop" });
     }
-    const found = sent.filter((m) => m.type === "found").map((m) => m.type === "found" && m.fid);
+    const found = foundEvents(sent).map((m) => m.fid);
     const last = sent.filter((m) => m.type === "positions").at(-1);
     return { found, positions: last?.type === "positions" ? last.positions : [], sent };
   };
@@ -539,7 +545,7 @@ Deno.test("JailRunner with a real file marked tail: starts at its end, a restart
     });
     await runner.handle({ type: "start", spec: globbed, positions: [], skipLineAt: null });
     await runner.handle({ type: "stop" });
-    const found = sent.filter((m) => m.type === "found").map((m) => m.type === "found" && m.fid);
+    const found = foundEvents(sent).map((m) => m.fid);
     assert.deepEqual(found, ["192.0.2.1", "192.0.2.2"], "only the other file's backlog");
     const last = sent.filter((m) => m.type === "positions").at(-1);
     assert.equal(

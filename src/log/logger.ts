@@ -216,6 +216,10 @@ export interface DaemonLogger extends Logger {
   readonly syslogSocket: string;
   /** Logs `message` at `level` under a component name: `fail2ban.<component>`. */
   logAs(component: string, level: LogLevel, message: string): void;
+  /** Logs each of `messages` at `level` under a component name, in order, with one write. */
+  logManyAs(component: string, level: LogLevel, messages: readonly string[]): void;
+  /** Logs each of `messages` at `level`, in order, with one write. */
+  logMany(level: LogLevel, messages: readonly string[]): void;
   /** A {@link Logger} that logs under `fail2ban.<component>` (`actions`, `filter`, `server`, …). */
   child(component: string): Logger;
   /** Whether a record at `level` would be written. */
@@ -247,6 +251,8 @@ interface Sink {
   readonly padding: boolean;
   /** Writes one record; throws on failure. */
   write(line: string, level: LogLevel): void;
+  /** Writes several records of one level with one write, when the target allows it; throws on failure. */
+  writeMany?(lines: readonly string[], level: LogLevel): void;
   close(): void;
 }
 
@@ -267,6 +273,9 @@ class StreamSink implements Sink {
   }
   write(line: string): void {
     writeAllSync(this.#stream, encoder.encode(line + "\n"));
+  }
+  writeMany(lines: readonly string[]): void {
+    writeAllSync(this.#stream, encoder.encode(lines.join("\n") + "\n"));
   }
   close(): void {}
 }
@@ -289,6 +298,9 @@ class FileSink implements Sink {
   }
   write(line: string): void {
     writeAllSync(this.#file, encoder.encode(line + "\n"));
+  }
+  writeMany(lines: readonly string[]): void {
+    writeAllSync(this.#file, encoder.encode(lines.join("\n") + "\n"));
   }
   reopen(): void {
     const next = FileSink.#open(this.#path);
@@ -382,6 +394,10 @@ class DaemonLoggerImpl implements DaemonLogger {
     this.logAs(ROOT_COMPONENT, level, message);
   }
 
+  logMany(level: LogLevel, messages: readonly string[]): void {
+    this.logManyAs(ROOT_COMPONENT, level, messages);
+  }
+
   logAs(component: string, level: LogLevel, message: string): void {
     if (RECORD_LEVELS[level] < this.#threshold) return;
     const name = component === ROOT_COMPONENT || component.startsWith("fail2ban.")
@@ -390,10 +406,39 @@ class DaemonLoggerImpl implements DaemonLogger {
     this.#emit(name, level, escapeLogText(message));
   }
 
+  /**
+   * Logs each of `messages` at `level` under a component name, in order: one time stamp and,
+   * for a stream or file target, one write for all of them.
+   */
+  logManyAs(component: string, level: LogLevel, messages: readonly string[]): void {
+    if (RECORD_LEVELS[level] < this.#threshold || messages.length === 0) return;
+    const name = component === ROOT_COMPONENT || component.startsWith("fail2ban.")
+      ? component
+      : `fail2ban.${component}`;
+    const sink = this.#sink;
+    if (!sink.writeMany) {
+      for (const m of messages) this.#emit(name, level, escapeLogText(m));
+      return;
+    }
+    const head = this.#head(sink, name, level);
+    const lines = new Array<string>(messages.length);
+    for (let i = 0; i < messages.length; i++) lines[i] = head + escapeLogText(messages[i]!);
+    try {
+      sink.writeMany(lines, level);
+    } catch (e) {
+      // Written in part or not at all: the fallback target gets them one by one.
+      this.#fallBack(e);
+      for (const m of messages) this.#emit(name, level, escapeLogText(m));
+    }
+  }
+
   child(component: string): Logger {
     let child = this.#children.get(component);
     if (!child) {
-      child = { log: (level, message) => this.logAs(component, level, message) };
+      child = {
+        log: (level, message) => this.logAs(component, level, message),
+        logMany: (level, messages) => this.logManyAs(component, level, messages),
+      };
       this.#children.set(component, child);
     }
     return child;
@@ -459,14 +504,17 @@ class DaemonLoggerImpl implements DaemonLogger {
     this.#sink = new StreamSink(Deno.stderr, true);
   }
 
-  #emit(name: string, level: LogLevel, message: string): void {
-    const sink = this.#sink;
+  /** The start of a line up to the message: time stamp (when the sink shows it), name, pid, level. */
+  #head(sink: Sink, name: string, level: LogLevel): string {
     const head = sink.padding
       ? `${name.padEnd(24)}[${this.#pid}]: ${level.padEnd(7)} `
       : `${name}[${this.#pid}]: ${level} `;
-    const line = sink.withTime
-      ? `${formatLogTime(this.#clock.now())} ${head}${message}`
-      : head + message;
+    return sink.withTime ? `${formatLogTime(this.#clock.now())} ${head}` : head;
+  }
+
+  #emit(name: string, level: LogLevel, message: string): void {
+    const sink = this.#sink;
+    const line = this.#head(sink, name, level) + message;
     try {
       sink.write(line, level);
     } catch (e) {

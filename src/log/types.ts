@@ -11,6 +11,11 @@ import type { LogLevel } from "../ipc/messages.ts";
 export interface Logger {
   /** Logs `message` at `level`. */
   log(level: LogLevel, message: string): void;
+  /**
+   * Logs each of `messages` at `level`, in order, as {@link log} would: optional, for loggers
+   * that write many records at a lower cost per record (one write for all of them).
+   */
+  logMany?(level: LogLevel, messages: readonly string[]): void;
 }
 
 /** A logger that drops everything. */
