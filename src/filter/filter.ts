@@ -75,6 +75,12 @@ interface Compiled {
   skipIdx: number[][] | null;
   /** See {@link Variant.build}. */
   build: GroupsBuilder | null;
+  /**
+   * With {@link FilterOptions.failureData} false: every groups key of the
+   * filter, in the one order all its builders write them (one object shape
+   * for every match, so the code reading them stays monomorphic); else null.
+   */
+  keys: string[] | null;
   /** Guard literals of the regex (see `TranslatedRegex.guards`). */
   guards: string[];
   /** Pruned variants by the bits of absent guards, compiled on first use. */
@@ -107,20 +113,30 @@ function groupsBuilder(
   names: [string, string][],
   idx: number[][],
   contentJs: string | null,
+  keys: string[] | null,
 ): GroupsBuilder {
-  const fields = names.map(([js, py], k) => {
+  const own = new Map<string, string>();
+  names.forEach(([js, py], k) => {
     const read = idx[k]!.length === 0
       ? "undefined"
       : idx[k]!.map((i) => `m[${i | 0}]`).join(" ?? ");
-    const value = js === contentJs ? `content !== undefined ? content : ${read}` : read;
-    return `${JSON.stringify(py)}: ${value}`;
+    own.set(py, js === contentJs ? `content !== undefined ? content : ${read}` : read);
   });
-  return new Function(
-    "m",
-    "pre",
-    "content",
-    `return { ...pre, ${fields.join(", ")} };`,
-  ) as GroupsBuilder;
+  if (keys === null) {
+    const fields = [...own].map(([py, value]) => `${JSON.stringify(py)}: ${value}`);
+    return new Function(
+      "m",
+      "pre",
+      "content",
+      `return { ...pre, ${fields.join(", ")} };`,
+    ) as GroupsBuilder;
+  }
+  // every key of the filter, in one order: one shape for all groups objects
+  const fields = keys.map((py) => {
+    const key = JSON.stringify(py);
+    return `${key}: ${own.get(py) ?? `pre === null ? undefined : pre[${key}]`}`;
+  });
+  return new Function("m", "pre", "content", `return { ${fields.join(", ")} };`) as GroupsBuilder;
 }
 
 function variantOf(c: Compiled, absent: number): Variant {
@@ -133,7 +149,7 @@ function variantOf(c: Compiled, absent: number): Variant {
       re: new RegExp(num.source, c.re.flags),
       idx,
       skipIdx: c.skipLines.map(idxOf),
-      build: c.build === null ? null : groupsBuilder(c.names, idx, c.contentJs),
+      build: c.build === null ? null : groupsBuilder(c.names, idx, c.contentJs, c.keys),
     };
     c.pruned.set(absent, v);
   }
@@ -236,6 +252,23 @@ const EMPTY: readonly number[] = [];
 const NO_TEXT: string[] = Object.freeze([]) as unknown as string[];
 const NO_DATA: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const NO_LINES: BufLine[] = [];
+/** Keys the multi-line merge and the failure record read or write on groups objects. */
+const MERGE_KEYS = [
+  "mlfid",
+  "content",
+  "fid",
+  "ip4",
+  "ip6",
+  "dns",
+  "user",
+  "users",
+  "nofail",
+  "mlfforget",
+  "mlfgained",
+  "mlfpending",
+  "matches",
+  "nofail-matches",
+];
 const SKIP_DATA = new Set([
   "matches",
   "nofail-matches",
@@ -304,7 +337,8 @@ function compile(src: RegexSource, useDns: string, multiline: boolean): Compiled
     build: idx === null || alt.length > 0 || tuple.length > 0 ||
         names.some(([, py]) => py === "__proto__")
       ? null
-      : groupsBuilder(names, idx, contentTail === null ? null : "content"),
+      : groupsBuilder(names, idx, contentTail === null ? null : "content", null),
+    keys: null,
     guards: t.guards,
     pruned: new Map(),
     makePruned: t.pruned,
@@ -550,6 +584,7 @@ export class Filter {
     this.#pref = spec.prefregex ? compile(spec.prefregex, useDns, false) : null;
     this.#fail = spec.failregex.map((r) => compile(r, useDns, multi));
     this.#ignore = spec.ignoreregex.map((r) => compile(r, useDns, false));
+    if (!this.#failureData) this.#uniformShape();
     this.#firstMask = this.#fail.length > 32 ? null : firstCharMask(this.#fail);
     this.#prefilter = this.#maxLines === 1 ? literalPrefilter(this.#fail) : null;
     for (const c of this.#fail) {
@@ -557,6 +592,22 @@ export class Filter {
         throw new SyntaxError(
           `Invalid failregex of filter "${spec.name}" (${c.source.origin}): no host or id group (<HOST>, <ADDR>, <F-ID>, <F-MLFID>…) in "${c.source.pattern}"`,
         );
+      }
+    }
+  }
+
+  /** Rebuilds the group builders to write every key of the filter (see `Compiled.keys`). */
+  #uniformShape(): void {
+    const all = this.#pref === null ? this.#fail : [this.#pref, ...this.#fail];
+    const keys = new Set<string>(MERGE_KEYS);
+    for (const c of all) for (const [, py] of c.names) keys.add(py);
+    // (a "__proto__" key in an object literal would set the prototype: such a regex has no builder)
+    keys.delete("__proto__");
+    const list = [...keys];
+    for (const c of all) {
+      c.keys = list;
+      if (c.build !== null && c.idx !== null) {
+        c.build = groupsBuilder(c.names, c.idx, c.contentJs, list);
       }
     }
   }
