@@ -251,3 +251,64 @@ Deno.test({
     });
   },
 });
+
+// Was: during a flood of a million failures `status` took 14 s (the client gives up after 10 s):
+// the worker posted one message per failure and the main thread logged each with its own write.
+// Found failures now come in one message per chunk, logged with one write; the control socket is
+// served between them.
+Deno.test({
+  name:
+    "a flood of 250,000 distinct failures: status answers while it is handled; counts, Found lines and bans exact",
+  fn: async () => {
+    await withDir(async (dir) => {
+      await writeConfig(dir, [{ name: "flood" }], { defaults: { maxretry: "2" } });
+      const server = new Server(dir);
+      try {
+        await server.ready(["flood"]);
+        const TOTAL = 250_000;
+        // Five addresses fail twice in the middle of the flood: banned while it is handled.
+        const twice = [1, 2, 3, 4, 5].map((k) => `192.0.2.${k}`);
+        const s = stamp();
+        let text = "";
+        for (let i = 1; i <= TOTAL; i++) {
+          text += `${s} auth failure for user u from ${address(i)}\n`;
+          if (i % 50_000 === 0) {
+            const ip = twice[i / 50_000 - 1]!;
+            text += `${s} auth failure for user u from ${ip}\n`.repeat(2);
+          }
+        }
+        await append(`${dir}/flood.log`, text);
+        // Every status is answered within the client's timeout (10 s), from the first one on.
+        let total = 0;
+        let answered = 0;
+        const deadline = Date.now() + 120_000;
+        while (total < TOTAL + 10 && Date.now() < deadline) {
+          total = Number(row(await server.command("status", "flood"), "Total failed"));
+          answered++;
+          await sleep(50);
+        }
+        assert.ok(answered >= 1);
+        await waitFor(
+          () => twice.every((ip) => lines(`${dir}/actions.txt`).includes(`ban flood ${ip}`)),
+          "the bans of the addresses failing twice",
+          () => server.log().slice(-2000),
+        );
+        const status = await server.command("status", "flood");
+        assert.equal(row(status, "Total failed"), TOTAL + 10);
+        assert.equal(row(status, "Currently failed"), TOTAL);
+        assert.equal(row(status, "Total banned"), 5);
+        const log = server.log().split("\n");
+        assert.equal(log.filter((l) => /INFO +\[flood\] Found /.test(l)).length, TOTAL + 10);
+        // fail2ban's order: both Found lines of an address before its Ban line.
+        for (const ip of twice) {
+          const ban = log.findIndex((l) => l.includes(`[flood] Ban ${ip}`));
+          const found = log.findLastIndex((l) => l.includes(`[flood] Found ${ip} `));
+          assert.ok(ban > found && found >= 0, `${ip}: Found at ${found}, Ban at ${ban}`);
+        }
+        assert.equal(await server.stop(), 0);
+      } finally {
+        await server.stop();
+      }
+    });
+  },
+});
