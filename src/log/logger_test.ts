@@ -75,6 +75,30 @@ Deno.test("file target: fail2ban's line format, mode 0600, level filter", async 
   });
 });
 
+Deno.test("logMany writes many records like log does, in order, escaped, level filtered", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/f2b.log`;
+    const logger = createLogger({
+      target: path,
+      level: "INFO",
+      clock: new ManualClock(T),
+      pid: 42,
+    });
+    const filter = logger.child("filter");
+    filter.logMany!("INFO", ["[j] Found 192.0.2.1 - x", "[j] Found 192.0.2.2\nforged"]);
+    filter.logMany!("DEBUG", ["not shown"]);
+    filter.logMany!("INFO", []);
+    logger.logMany("WARNING", ["root"]);
+    logger.close();
+    assert.equal(
+      await Deno.readTextFile(path),
+      "2026-11-25 15:00:00,123 fail2ban.filter         [42]: INFO    [j] Found 192.0.2.1 - x\n" +
+        "2026-11-25 15:00:00,123 fail2ban.filter         [42]: INFO    [j] Found 192.0.2.2\\nforged\n" +
+        "2026-11-25 15:00:00,123 fail2ban                [42]: WARNING root\n",
+    );
+  });
+});
+
 Deno.test("setLevel and setTarget change the logger at run time", async () => {
   await withTempDir(async (dir) => {
     const a = `${dir}/a.log`;
