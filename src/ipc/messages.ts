@@ -164,9 +164,13 @@ export interface BanTicket {
 
 /** One failure a worker reported, from a `found` or a `foundBatch` message. */
 export interface FoundEvent {
+  /** Always `"found"`. */
   type: "found";
+  /** Name of the jail. */
   jail: string;
+  /** Canonical failure id. */
   fid: string;
+  /** Time of the failure, epoch seconds. */
   time: number;
 }
 
