@@ -12,12 +12,19 @@ import type { DaemonLogger } from "../log/logger.ts";
 
 /** State of one jail as `status <jail>` prints it. */
 export interface JailStatus {
+  /** Jail name. */
   name: string;
+  /** Ids with failures counted now. */
   currentlyFailed: number;
+  /** Failures counted since the jail started. */
   totalFailed: number;
+  /** Log files followed. */
   files: string[];
+  /** Bans in force. */
   currentlyBanned: number;
+  /** Bans since the jail started. */
   totalBanned: number;
+  /** Ids banned now. */
   bannedIps: string[];
   /**
    * `backend = systemd` jails: the journalmatch as fail2ban shows it (`A=1 B=2 + C=3`); `status`
