@@ -36,10 +36,13 @@ export interface DaemonOptions {
   loadJails: () => Promise<JailSpec[]> | JailSpec[];
   /** Makes a jail's ban manager. */
   newBanManager: BanManagerFactory;
+  /** Runs the jails' actions (the serialized action executor). */
   executor: ActionExecutorPort;
   /** The ban database, or null for none (`dbfile = None`). */
   db: BanDatabasePort | null;
+  /** Receives the daemon's records. */
   logger: Logger;
+  /** Source of time for bans and unbans. */
   clock: Clock;
   /** Runs ignorecommand. */
   exec: IgnoreCommandExec;
