@@ -116,7 +116,7 @@ Deno.test("handleCommand status extended flavor adds the evicted count; basic ne
   const rows = await handleCommand(control, ["status", "sshd", "extended"]);
   assert.match(
     formatJailStatus("sshd", rows as Parameters<typeof formatJailStatus>[1]),
-    /\|  \|- Total failed:\t7\n\|  \|- Total evicted:\t500\n\|  `- File list:/,
+    /\| {2}\|- Total failed:\t7\n\| {2}\|- Total evicted:\t500\n\| {2}`- File list:/,
   );
 });
 
