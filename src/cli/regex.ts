@@ -424,13 +424,16 @@ class Output {
  * on LF, trailing CRs removed; a last line without LF is passed too unless
  * `lastUnterminated` is false (fail2ban-regex skips it, as a log tailer waits
  * for its end). `onLine` gets the 1-based line number; a promise it returns
- * is awaited before the next line.
+ * is awaited before the next line. With `keepLf`, a non-empty line ending in
+ * LF (not CR LF) is passed with its LF, a slice of the decoded chunk: a
+ * filter then matches a slice of it instead of a copy with a newline added.
  */
 export async function forEachFileLine(
   path: string,
   encoding: string,
   onLine: (line: string, lineNo: number) => void | Promise<void>,
   lastUnterminated = true,
+  keepLf = false,
 ): Promise<void> {
   const file = await Deno.open(path, { read: true });
   const decoder = new TextDecoder(encoding, { fatal: false, ignoreBOM: false });
@@ -458,6 +461,8 @@ export async function forEachFileLine(
           pending.push(text.slice(start, nl));
           r = emit(pending.join(""));
           pending = [];
+        } else if (keepLf && nl > start && text.charCodeAt(nl - 1) !== 13) {
+          r = onLine(text.slice(start, nl + 1), ++lineNo);
         } else {
           r = emit(text.slice(start, nl));
         }
@@ -782,6 +787,8 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
   };
   // lines a multi-line failure took from the buffer count as matched, not missed (as fail2ban-regex does)
   const multi = spec.maxlines > 1;
+  // lines go to the filter with their LF where only the summary's counts look at them
+  const keepLf = summary && !retestPref && !multi;
   const recent: { text: string; missed: boolean }[] = [];
 
   const onLine = (line: string, lineNo: number): void | Promise<void> => {
@@ -792,6 +799,8 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
     if (needsDns(r0)) return withAddresses(r0).then((r) => count(r, line, lineNo, idless));
     count(r0, line, lineNo, idless);
   };
+  /** The line without the LF it has when read with keepLf. */
+  const noLf = (l: string) => keepLf && l.charCodeAt(l.length - 1) === 10 ? l.slice(0, -1) : l;
   const count = (r: LineResult, line: string, lineNo: number, idless: boolean) => {
     const failures = r.failures;
     let failing = false;
@@ -864,15 +873,15 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
     if (ignored) {
       stats.ignored++;
       if (!opts.printNoIgnored && (opts.printAllIgnored || stats.ignored <= maxPrint + 1)) {
-        stats.ignoredLines.push(line);
+        stats.ignoredLines.push(noLf(line));
       }
     } else if (failing) {
       stats.matched++;
-      if (opts.printAllMatched) stats.matchedLines.push(line);
+      if (opts.printAllMatched) stats.matchedLines.push(noLf(line));
     } else {
       stats.missed++;
       if (!opts.printNoMissed && (opts.printAllMissed || stats.missed <= maxPrint + 1)) {
-        stats.missedLines.push(line);
+        stats.missedLines.push(noLf(line));
       }
     }
   };
@@ -889,7 +898,7 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
       decoderOk = false;
     }
     if (!decoderOk) throw new RegexUsageError(`Unknown encoding "${opts.encoding}"`, false);
-    await forEachFileLine(opts.log, opts.encoding, onLine, false);
+    await forEachFileLine(opts.log, opts.encoding, onLine, false, keepLf);
   } else if (opts.log.startsWith("systemd-journal")) {
     out.line("Error: systemd journal is not supported by f2b regex. Exiting...");
     return 255;

@@ -11,6 +11,9 @@ import {
   shortstr,
 } from "./regex.ts";
 import { ManualClock } from "../util/clock.ts";
+import { readFilter } from "../config/filter_reader.ts";
+import { DateDetector } from "../filter/date_detector.ts";
+import { Filter } from "../filter/filter.ts";
 
 const NOW = 1124013600; // 2005-08-14 10:00:00 UTC
 
@@ -154,6 +157,55 @@ Deno.test("forEachFileLine decodes bad bytes, strips CR, and handles the last li
     await forEachFileLine(path, "latin1", (l) => void latin.push(l));
     assert.equal(latin[2], "café");
   });
+});
+
+Deno.test("forEachFileLine with keepLf passes LF lines with their LF, CR LF and empty lines without", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "log");
+    await Deno.writeTextFile(path, "one\n\ntwo\r\nthree\nlast");
+    const got: [string, number][] = [];
+    await forEachFileLine(path, "utf-8", (l, n) => void got.push([l, n]), true, true);
+    assert.deepEqual(got, [["one\n", 1], ["", 2], ["two", 3], ["three\n", 4], ["last", 5]]);
+  });
+});
+
+const HAVE_SSHD = (() => {
+  try {
+    return Deno.statSync("/etc/fail2ban/filter.d/sshd.conf").isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "a filter finds the same in a line given with its LF as without it",
+  ignore: !HAVE_SSHD,
+}, () => {
+  const spec = readFilter("/etc/fail2ban", { name: "sshd", options: {} });
+  const lines = [
+    "Nov  1 00:00:00 host sshd[51193]: Failed password for invalid user oracle from 98.107.48.125 port 40833 ssh2",
+    "Nov  1 00:00:01 host sshd[51193]: Accepted publickey for root from 197.1.228.69 port 60099 ssh2: RSA SHA256:abc",
+    "Nov  1 00:00:02 host sshd[2916]: pam_unix(sshd:session): session opened for user oracle by (uid=0)",
+    "host sshd[1]: Invalid user test from 72.127.137.29 port 5579",
+    "Nov  1 00:00:03 host sshd[3]: Connection closed by authenticating user test 141.118.207.132 port 31113 [preauth]\r",
+  ];
+  for (const failureData of [true, false]) {
+    const make = () =>
+      new Filter(spec, {
+        dateDetector: new DateDetector({}),
+        checkAllRegex: true,
+        keepNoFail: true,
+        failureData,
+      });
+    const plain = make();
+    const withLf = make();
+    for (const l of lines) {
+      const a = plain.processLine(l, NOW);
+      const b = withLf.processLine(l + "\n", NOW);
+      assert.deepEqual(b, a, l);
+      assert.equal(withLf.prefRegexMatches(), plain.prefRegexMatches(), l);
+    }
+  }
 });
 
 Deno.test("forEachFileLine streams a 10 MB line and multi-byte characters across chunk ends", async () => {

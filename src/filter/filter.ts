@@ -83,8 +83,8 @@ interface Compiled {
   keys: string[] | null;
   /** Guard literals of the regex (see `TranslatedRegex.guards`). */
   guards: string[];
-  /** Pruned variants by the bits of absent guards, compiled on first use. */
-  pruned: Map<number, Variant>;
+  /** Pruned variants by the bits of absent guards (at most 2 guards), compiled on first use. */
+  pruned: (Variant | undefined)[];
   makePruned: ((absent: number) => NumberedRegex) | null;
 }
 
@@ -140,7 +140,7 @@ function groupsBuilder(
 }
 
 function variantOf(c: Compiled, absent: number): Variant {
-  let v = c.pruned.get(absent);
+  let v = c.pruned[absent];
   if (v === undefined) {
     const num = c.makePruned!(absent);
     const idxOf = (js: string) => num.groups[js] ?? [];
@@ -151,7 +151,7 @@ function variantOf(c: Compiled, absent: number): Variant {
       skipIdx: c.skipLines.map(idxOf),
       build: c.build === null ? null : groupsBuilder(c.names, idx, c.contentJs, c.keys),
     };
-    c.pruned.set(absent, v);
+    c.pruned[absent] = v;
   }
   return v;
 }
@@ -175,10 +175,15 @@ interface MlfEntry {
 /** Most multi-line failure ids kept; the oldest go first. */
 const MLF_MAX = 100;
 
-/** FNV-1a of a string's UTF-16 code units. */
+/**
+ * FNV-1a of a string's length and last 16 UTF-16 code units (ids such as
+ * `host sshd[1234]: ` differ at their end; keys of equal hash are told apart
+ * by comparing them).
+ */
 function hashOf(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  const n = s.length;
+  let h = Math.imul(0x811c9dc5 ^ n, 16777619);
+  for (let i = n > 16 ? n - 16 : 0; i < n; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
   return h | 0;
 }
 
@@ -340,7 +345,7 @@ function compile(src: RegexSource, useDns: string, multiline: boolean): Compiled
       : groupsBuilder(names, idx, contentTail === null ? null : "content", null),
     keys: null,
     guards: t.guards,
-    pruned: new Map(),
+    pruned: [undefined, undefined, undefined, undefined],
     makePruned: t.pruned,
     required: t.required,
     requiredAny: t.requiredAny,
@@ -561,6 +566,14 @@ export class Filter {
   #lastOrg: BufLine[] = NO_LINES;
   #ignoreIndex = -1;
   #buffer: BufLine[] = [];
+  /**
+   * Single-line filter without failure data (nothing keeps a line's buffer
+   * past the line): the line and content buffers are these objects, reused.
+   */
+  #oneLine: BufLine | null = null;
+  #oneBuf: BufLine[] = NO_LINES;
+  #oneContent: BufLine | null = null;
+  #oneContentBuf: BufLine[] = NO_LINES;
   #outIgnored = false;
   #outMatched: number[] = EMPTY as number[];
   #lastDate: number | null = null;
@@ -585,6 +598,12 @@ export class Filter {
     this.#fail = spec.failregex.map((r) => compile(r, useDns, multi));
     this.#ignore = spec.ignoreregex.map((r) => compile(r, useDns, false));
     if (!this.#failureData) this.#uniformShape();
+    if (!this.#failureData && this.#maxLines === 1) {
+      this.#oneLine = { text: "", full: "" };
+      this.#oneBuf = [this.#oneLine];
+      this.#oneContent = { text: "", full: "" };
+      this.#oneContentBuf = [this.#oneContent];
+    }
     this.#firstMask = this.#fail.length > 32 ? null : firstCharMask(this.#fail);
     this.#prefilter = this.#maxLines === 1 ? literalPrefilter(this.#fail) : null;
     for (const c of this.#fail) {
@@ -659,15 +678,25 @@ export class Filter {
   /**
    * Runs one log line (without its line end) through the filter.
    *
-   * @param line the log line; a trailing CR is removed
+   * @param line the log line, without its line end or with its LF (then a
+   *   single-line filter slices the text it matches from it instead of
+   *   appending a newline); a trailing CR is removed
    * @param now the current time in epoch seconds (year-less dates, undated lines)
    * @param time the line's time when already known (journal entries): no date detection then
    */
   processLine(line: string, now: number, time?: number): LineResult {
-    if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
+    // a line with its LF: the single-line buffer (text + LF) is sliced from it, not built
+    let lf: string | null = null;
+    if (line.charCodeAt(line.length - 1) === 10) {
+      lf = line;
+      line = line.slice(0, -1);
+    }
+    if (line.charCodeAt(line.length - 1) === 13) {
+      line = line.slice(0, -1);
+      lf = null;
+    }
     let text = line;
-    // text the literal prefilter looks at: the line, unless the date was cut from its middle
-    let subject = line;
+    let textLf = lf;
     let date: number | null = null;
     let dateTemplate: string | null = null;
     let noDate = false;
@@ -679,8 +708,13 @@ export class Filter {
       if (dm !== null) {
         dateTemplate = dm.template;
         if (dm.end > dm.start) {
-          if (dm.start === 0) text = line.slice(dm.end);
-          else text = subject = line.slice(0, dm.start) + line.slice(dm.end);
+          if (dm.start === 0) {
+            text = line.slice(dm.end);
+            if (lf !== null) textLf = lf.slice(dm.end);
+          } else {
+            text = line.slice(0, dm.start) + line.slice(dm.end);
+            textLf = null;
+          }
           date = dm.time;
           this.#lastDate = date;
         } else if (this.#lastDate !== null && this.#lastDate > now - 60) {
@@ -694,7 +728,15 @@ export class Filter {
         if (this.#lastDate !== null && this.#lastDate > now - 60) date = this.#lastDate;
       }
     }
-    const failures = this.#findFailure({ text, full: line }, date, noDate, now, subject);
+    let tl: BufLine;
+    if (this.#oneLine !== null) {
+      tl = this.#oneLine;
+      tl.text = text;
+      tl.full = line;
+    } else {
+      tl = { text, full: line };
+    }
+    const failures = this.#findFailure(tl, date, noDate, now, textLf);
     return {
       time: noDate ? null : date,
       dateTemplate,
@@ -725,7 +767,7 @@ export class Filter {
     date: number | null,
     noDate: boolean,
     now: number,
-    subject: string,
+    textLf: string | null,
   ): FailureMatch[] {
     let list: FailureMatch[] = EMPTY as unknown as FailureMatch[];
     let matched = EMPTY as number[];
@@ -736,12 +778,14 @@ export class Filter {
       this.#buffer.push(tl);
       if (this.#buffer.length > this.#maxLines) this.#buffer = this.#buffer.slice(-this.#maxLines);
       org = this.#buffer;
+    } else if (this.#oneLine !== null) {
+      org = this.#buffer = this.#oneBuf;
     } else {
       org = this.#buffer = [tl];
     }
     this.#prefMatched = null;
     this.#ignoreIndex = -1;
-    let buf: string | null = joinBuf(org);
+    let buf: string | null = textLf !== null && org.length === 1 ? textLf : joinBuf(org);
     this.#lastBuf = buf;
     this.#lastOrg = org;
 
@@ -752,7 +796,9 @@ export class Filter {
       }
     }
     // no failregex can match without one of its required texts: skip the regexes
-    if (this.#prefilter !== null && !this.#prefilter.test(subject)) {
+    // (on the line without its date: every buffer a failregex sees, the
+    // prefregex's content too, is that text or part of it, and a newline)
+    if (this.#prefilter !== null && !this.#prefilter.test(tl.text)) {
       return this.#done(list, matched, ignored);
     }
     let pre: Groups | null = null;
@@ -767,7 +813,7 @@ export class Filter {
       const repl = pre.content as string | undefined;
       pre.content = undefined;
       if (repl) {
-        this.#buffer = [{ text: repl, full: repl }];
+        this.#buffer = this.#contentBuffer(repl);
         buf = buf.slice(end); // repl + "\n", without a copy
       }
     } else if (pc !== null) {
@@ -778,7 +824,7 @@ export class Filter {
       const repl = pre.content as string | undefined;
       pre.content = undefined;
       if (repl) {
-        this.#buffer = [{ text: repl, full: repl }];
+        this.#buffer = this.#contentBuffer(repl);
         buf = null;
       }
     }
@@ -837,6 +883,14 @@ export class Filter {
     }
     if (!this.#checkAll && list.length > 1) list = list.slice(0, 1);
     return this.#done(list, matched, ignored);
+  }
+
+  /** The buffer holding only the prefregex's content. */
+  #contentBuffer(repl: string): BufLine[] {
+    const one = this.#oneContent;
+    if (one === null) return [{ text: repl, full: repl }];
+    one.text = one.full = repl;
+    return this.#oneContentBuf;
   }
 
   /** Records a line's ignore flag and matched regexes (read by `processLine`) and returns its failures. */
