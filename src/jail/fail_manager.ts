@@ -21,7 +21,10 @@
  * full table evicts the one updated longest ago (a Map in update order).
  * Per id the table keeps a Map entry (an IPv4 id is keyed by its 32-bit
  * value, so no string is kept for it), a few typed-array cells for times and
- * counts, and the matched line itself, not an array, while there is one.
+ * counts, the matched line itself (not an array) while there is one, and the
+ * captured values packed in one string, a value equal to the id written as a
+ * mark and equal packings shared (a flood of `{user: "root", ip4: <id>}`
+ * costs one pointer per id, not an object and two strings).
  *
  * @module
  */
@@ -58,6 +61,43 @@ export interface FailManagerOptions {
 
 const EMPTY_DATA: Readonly<Record<string, string>> = Object.freeze({});
 const MIN_CAPACITY = 1024;
+/** Distinct data packings remembered for sharing; the cache starts over when full. */
+const PACK_CACHE_MAX = 4096;
+
+/**
+ * Packs captured values into one string: per key `key NUL length NUL value`, or
+ * `key NUL NUL` when the value is the failure id itself. Keys are regex group
+ * names (no NUL); values may hold any character (their length is written).
+ * Empty data packs to "".
+ */
+function packData(data: Record<string, string>, fid: string): string {
+  let out = "";
+  for (const k in data) {
+    const v = data[k]!;
+    out += v === fid ? `${k}\0\0` : `${k}\0${v.length}\0${v}`;
+  }
+  return out;
+}
+
+/** The record {@link packData} packed, its id marks replaced by `fid`. */
+function unpackData(packed: string, fid: string): Record<string, string> {
+  const data: Record<string, string> = {};
+  let i = 0;
+  while (i < packed.length) {
+    const k = packed.indexOf("\0", i);
+    const key = packed.slice(i, k);
+    const l = packed.indexOf("\0", k + 1);
+    if (l === k + 1) {
+      data[key] = fid;
+      i = l + 1;
+    } else {
+      const len = Number(packed.slice(k + 1, l));
+      data[key] = packed.slice(l + 1, l + 1 + len);
+      i = l + 1 + len;
+    }
+  }
+  return data;
+}
 
 /** Python's round(): halves go to the even neighbour. */
 function roundHalfEven(x: number): number {
@@ -130,7 +170,10 @@ export class FailManager {
   #failures = new Uint32Array(0);
   /** One line as a string (the common single-failure case), several as an array. */
   #matches: (string | string[] | null)[] = [];
-  #data: (Record<string, string> | null)[] = [];
+  /** Captured values packed by {@link packData}, or null when there are none. */
+  #data: (string | null)[] = [];
+  /** Recent packings, so equal ones are one shared string. */
+  readonly #packs = new Map<string, string>();
   #free: number[] = [];
   #used = 0; // slots ever handed out (high-water mark)
   #totalFailed = 0;
@@ -230,7 +273,7 @@ export class FailManager {
           : lines.slice();
       }
       this.#matches[slot] = matches;
-      this.#data[slot] = hasKeys(data) ? data : null;
+      this.#data[slot] = hasKeys(data) ? this.#pack(data, fid) : null;
       slots.set(key, slot);
       this.#noteTail(time);
     } else {
@@ -316,10 +359,20 @@ export class FailManager {
   /** Forgets every id. */
   clear(): void {
     this.#slots.clear();
+    this.#packs.clear();
     this.#resetOrder();
     this.#resize(0);
     this.#free = [];
     this.#used = 0;
+  }
+
+  #pack(data: Record<string, string>, fid: string): string {
+    const packed = packData(data, fid);
+    const shared = this.#packs.get(packed);
+    if (shared !== undefined) return shared;
+    if (this.#packs.size >= PACK_CACHE_MAX) this.#packs.clear();
+    this.#packs.set(packed, packed);
+    return packed;
   }
 
   #noteTail(time: number): void {
@@ -342,14 +395,15 @@ export class FailManager {
   #ticket(key: string | number, slot: number): FailTicket {
     const m = this.#matches[slot] ?? null;
     const data = this.#data[slot] ?? null;
+    const fid = fidOf(key);
     return {
-      fid: fidOf(key),
+      fid,
       failures: this.#failures[slot]!,
       retry: this.#retry[slot]!,
       firstTime: this.#first[slot]!,
       lastTime: this.#last[slot]!,
       matches: m === null ? [] : typeof m === "string" ? [m] : m.slice(),
-      data: data === null ? { ...EMPTY_DATA } : { ...data },
+      data: data === null ? { ...EMPTY_DATA } : unpackData(data, fid),
     };
   }
 
@@ -395,7 +449,7 @@ export class FailManager {
     const retry = new Float64Array(first.length);
     const failures = new Uint32Array(first.length);
     const matches: (string | string[] | null)[] = [];
-    const data: (Record<string, string> | null)[] = [];
+    const data: (string | null)[] = [];
     let next = 0;
     for (const [key, slot] of this.#slots) {
       first[next] = this.#first[slot]!;

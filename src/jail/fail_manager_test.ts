@@ -200,3 +200,25 @@ Deno.test("FailManager gives slots back after mass expiry and keeps counting rig
   assert.equal(fm.get("new4999")?.lastTime, T0 + 80);
   assert.equal(fm.get("keep9")?.failures, 2);
 });
+
+Deno.test("FailManager keeps captured values exactly: order, the id itself, NUL, digits, empty", () => {
+  const fm = new FailManager({ maxRetry: 5, findTime: 600, maxMatches: 1 });
+  const hostile = { user: "a\0b\0\0", ip4: "192.0.2.9", n: "12", e: "", tail: "x\0" };
+  fm.addFailure("192.0.2.9", T0, ["l"], hostile);
+  const got = fm.get("192.0.2.9")?.data;
+  assert.deepEqual(got, hostile);
+  assert.deepEqual(Object.keys(got!), ["user", "ip4", "n", "e", "tail"]);
+  // Equal values for different ids: each ticket gets its own id back.
+  for (const id of ["2001:db8::1", "host.example", "10.0.0.1"]) {
+    fm.addFailure(id, T0, [], { user: "root", ip: id });
+  }
+  assert.deepEqual(fm.get("2001:db8::1")?.data, { user: "root", ip: "2001:db8::1" });
+  assert.deepEqual(fm.get("10.0.0.1")?.data, { user: "root", ip: "10.0.0.1" });
+  assert.deepEqual(fm.get("host.example")?.data, { user: "root", ip: "host.example" });
+  const t = fm.get("10.0.0.1")!;
+  t.data.user = "changed"; // a copy
+  assert.equal(fm.get("10.0.0.1")?.data.user, "root");
+  for (let i = 0; i < 10_000; i++) fm.addFailure(`id${i}`, T0, [], { n: String(i) });
+  assert.deepEqual(fm.get("id9999")?.data, { n: "9999" });
+  assert.deepEqual(fm.get("id3")?.data, { n: "3" });
+});
