@@ -780,9 +780,11 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
     }
     return { ...r, failures };
   };
-  const needsDns = (r: LineResult) => {
-    if (!resolveNames) return false;
-    for (const f of r.failures) if (f.host !== null && isHostName(f.host)) return true;
+  const needsDns = (failures: FailureMatch[]) => {
+    for (let i = 0; i < failures.length; i++) {
+      const h = failures[i]!.host;
+      if (h !== null && isHostName(h)) return true;
+    }
     return false;
   };
   // lines a multi-line failure took from the buffer count as matched, not missed (as fail2ban-regex does)
@@ -794,13 +796,17 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
   const onLine = (line: string, lineNo: number): void | Promise<void> => {
     if (line.length === 0 || line.charCodeAt(0) === 35) return;
     const r0: LineResult = filter.processLine(line, now);
+    const failures = r0.failures;
     // a failregex match that gave no failure (no id yet) counts as ignored, as fail2ban-regex does
-    const idless = r0.failures.length === 0 && r0.matchedRegexes.length > 0 && !r0.ignored;
-    if (needsDns(r0)) return withAddresses(r0).then((r) => count(r, line, lineNo, idless));
+    const idless = failures.length === 0 && r0.matchedRegexes.length > 0 && !r0.ignored;
+    if (resolveNames && failures.length !== 0 && needsDns(failures)) {
+      return withAddresses(r0).then((r) => count(r, line, lineNo, idless));
+    }
     count(r0, line, lineNo, idless);
   };
   /** The line without the LF it has when read with keepLf. */
   const noLf = (l: string) => keepLf && l.charCodeAt(l.length - 1) === 10 ? l.slice(0, -1) : l;
+  const verbose = opts.verbose > 0;
   const count = (r: LineResult, line: string, lineNo: number, idless: boolean) => {
     const failures = r.failures;
     let failing = false;
@@ -842,9 +848,11 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
         }
       }
     }
-    for (const f of r.failures) {
-      stats.failHits[f.regexIndex] = (stats.failHits[f.regexIndex] ?? 0) + 1;
-      if (opts.verbose) stats.failIps[f.regexIndex]?.push(f);
+    const failHits = stats.failHits;
+    for (let i = 0; i < failures.length; i++) {
+      const f = failures[i]!;
+      failHits[f.regexIndex] = (failHits[f.regexIndex] ?? 0) + 1;
+      if (verbose) stats.failIps[f.regexIndex]?.push(f);
     }
     if (idless) nofail = true;
     const ignored = r.ignored || nofail;

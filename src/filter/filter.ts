@@ -76,9 +76,10 @@ interface Compiled {
   /** See {@link Variant.build}. */
   build: GroupsBuilder | null;
   /**
-   * With {@link FilterOptions.failureData} false: every groups key of the
-   * filter, in the one order all its builders write them (one object shape
-   * for every match, so the code reading them stays monomorphic); else null.
+   * With {@link FilterOptions.failureData} false: the groups keys kept
+   * (`MERGE_KEYS`), in the one order all its builders write them (one object
+   * shape for every match, so the code reading them stays monomorphic); else
+   * null.
    */
   keys: string[] | null;
   /** Guard literals of the regex (see `TranslatedRegex.guards`). */
@@ -257,7 +258,10 @@ const EMPTY: readonly number[] = [];
 const NO_TEXT: string[] = Object.freeze([]) as unknown as string[];
 const NO_DATA: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const NO_LINES: BufLine[] = [];
-/** Keys the multi-line merge and the failure record read or write on groups objects. */
+/**
+ * Keys the multi-line merge and the failure record read or write on groups
+ * objects (all that is kept of a match without failure data).
+ */
 const MERGE_KEYS = [
   "mlfid",
   "content",
@@ -617,12 +621,9 @@ export class Filter {
 
   /** Rebuilds the group builders to write every key of the filter (see `Compiled.keys`). */
   #uniformShape(): void {
+    // without failure data only these keys are ever read: the others are not kept
+    const list = [...MERGE_KEYS];
     const all = this.#pref === null ? this.#fail : [this.#pref, ...this.#fail];
-    const keys = new Set<string>(MERGE_KEYS);
-    for (const c of all) for (const [, py] of c.names) keys.add(py);
-    // (a "__proto__" key in an object literal would set the prototype: such a regex has no builder)
-    keys.delete("__proto__");
-    const list = [...keys];
     for (const c of all) {
       c.keys = list;
       if (c.build !== null && c.idx !== null) {
