@@ -12,9 +12,10 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { sendCommand } from "../src/client/control_client.ts";
+import { V8_FLAGS } from "../src/cli/server.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
-const V8 = "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks";
+const V8 = V8_FLAGS; // the flags the server runs with
 const JAILS = ["sshd", "sshd-b", "sshd-c", "sshd-d", "sshd-e"];
 
 const { values: opts } = parseArgs({
