@@ -15,6 +15,7 @@ import {
   fieldsToTime,
   GROUP_FIELDS,
   type LocalTime,
+  monthOfCodes,
   TIME_DIRECTIVES,
   type TimeDirective,
 } from "./strptime.ts";
@@ -422,33 +423,6 @@ export abstract class DateTemplate {
 
 /** fail2ban's syslog default (`Nov  1 12:34:56`), the pattern of the commonest log lines. */
 const SYSLOG_PATTERN = "(?:%a )?%b %d %k:%M:%S(?:\\.%f)?(?: %ExY)?";
-
-/** Month 1-12 of three ASCII letters in any case (char codes), or 0. */
-function monthOfCodes(a: number, b: number, c: number): number {
-  // c | 32 folds ASCII upper case only: no other code below 128 lands on a-z
-  a |= 32;
-  b |= 32;
-  c |= 32;
-  switch (a) {
-    case 106: // j
-      return b === 97 ? (c === 110 ? 1 : 0) : b === 117 ? (c === 110 ? 6 : c === 108 ? 7 : 0) : 0;
-    case 102: // f
-      return b === 101 && c === 98 ? 2 : 0;
-    case 109: // m
-      return b === 97 ? (c === 114 ? 3 : c === 121 ? 5 : 0) : 0;
-    case 97: // a
-      return b === 112 && c === 114 ? 4 : b === 117 && c === 103 ? 8 : 0;
-    case 115: // s
-      return b === 101 && c === 112 ? 9 : 0;
-    case 111: // o
-      return b === 99 && c === 116 ? 10 : 0;
-    case 110: // n
-      return b === 111 && c === 118 ? 11 : 0;
-    case 100: // d
-      return b === 101 && c === 99 ? 12 : 0;
-  }
-  return 0;
-}
 
 /** A template made of a strptime pattern (`%b %d %H:%M:%S`). */
 export class PatternTemplate extends DateTemplate {

@@ -422,7 +422,18 @@ const WEEKDAY_INDEX: ReadonlyMap<string, number> = new Map(
 /** Month 1-12 from an English three-letter abbreviation in any case, without allocating. */
 function monthFromAbbr(s: string): number {
   if (s.length !== 3) return MONTH_INDEX.get(s.toLowerCase()) ?? 0;
-  const a = s.charCodeAt(0) | 32, b = s.charCodeAt(1) | 32, c = s.charCodeAt(2) | 32;
+  return monthOfCodes(s.charCodeAt(0), s.charCodeAt(1), s.charCodeAt(2));
+}
+
+/**
+ * Month 1-12 of three ASCII letters in any case, given as char codes, or 0:
+ * the allocation-free month lookup shared by strptime and the syslog fast path.
+ */
+export function monthOfCodes(a: number, b: number, c: number): number {
+  // x | 32 folds ASCII upper case only: no other code below 128 lands on a-z
+  a |= 32;
+  b |= 32;
+  c |= 32;
   switch (a) {
     case 106: // j
       return b === 97 ? (c === 110 ? 1 : 0) : b === 117 ? (c === 110 ? 6 : c === 108 ? 7 : 0) : 0;
