@@ -13,50 +13,12 @@ import type {
 import { LineProgress } from "../src/jail/line_progress.ts";
 import { MemoryLogger } from "../src/log/types.ts";
 import { ManualClock } from "../src/util/clock.ts";
+import { testJailSpec } from "./_jail_spec.ts";
 
 const T0 = 1_700_000_000;
 
 function jail(name: string, extra: Partial<JailSpec> = {}): JailSpec {
-  return {
-    name,
-    enabled: true,
-    backend: "polling",
-    logpath: [`/tmp/${name}.log`],
-    logencoding: "auto",
-    filter: {
-      name,
-      file: null,
-      prefregex: null,
-      failregex: [],
-      ignoreregex: [],
-      datepattern: null,
-      maxlines: 1,
-      journalmatch: null,
-      logtimezone: null,
-      options: {},
-    },
-    actions: [],
-    maxretry: 3,
-    findtime: 600,
-    bantime: 600,
-    maxmatches: 3,
-    ignoreip: [],
-    ignoreself: true,
-    ignorecommand: null,
-    ignorecache: null,
-    usedns: "warn",
-    bantimeIncrement: {
-      enabled: false,
-      factor: 1,
-      formula: null,
-      multipliers: [],
-      maxtime: null,
-      rndtime: null,
-      overalljails: false,
-    },
-    options: {},
-    ...extra,
-  };
+  return testJailSpec(name, { logpath: [`/tmp/${name}.log`], ...extra });
 }
 
 /** A minimal ban manager: fixed ban time, end times scanned (fine for a fake). */

@@ -18,6 +18,7 @@ import { JailRunner } from "../src/jail/jail_runner.ts";
 import { JournalSource } from "../src/jail/journal_source.ts";
 import { MemoryLogger } from "../src/log/types.ts";
 import { SYSTEM_CLOCK } from "../src/util/clock.ts";
+import { testJailSpec } from "./_jail_spec.ts";
 
 const REMOTE = ["/lib/systemd/systemd-journal-remote", "/usr/lib/systemd/systemd-journal-remote"]
   .find((p) => existsSync(p));
@@ -107,36 +108,14 @@ async function writeJournal(file: string, entries: Entry[]): Promise<void> {
 }
 
 function jailSpec(file: string, over: Partial<JailSpec> = {}): JailSpec {
-  return {
-    name: "sshd",
-    enabled: true,
+  return testJailSpec("sshd", {
     backend: `systemd[journalfiles="${file}"]`,
-    logpath: [],
-    logencoding: "auto",
     // fail2ban's own sshd filter, read as for a systemd jail (logtype journal, its journalmatch).
     filter: readFilter("/etc/fail2ban", "sshd", { backend: "systemd" }),
-    actions: [],
-    maxretry: 3,
-    findtime: 600,
-    bantime: 600,
-    maxmatches: 3,
-    ignoreip: [],
     ignoreself: false,
-    ignorecommand: null,
-    ignorecache: null,
     usedns: "no",
-    bantimeIncrement: {
-      enabled: false,
-      factor: 1,
-      formula: null,
-      multipliers: [],
-      maxtime: null,
-      rndtime: null,
-      overalljails: false,
-    },
-    options: {},
     ...over,
-  };
+  });
 }
 
 /** A JailRunner with the real filter and journal source, collecting what it posts. */

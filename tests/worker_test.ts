@@ -6,51 +6,25 @@ import assert from "node:assert/strict";
 import type { JailSpec } from "../src/config/types.ts";
 import type { FromWorker, LogPosition, ToWorker } from "../src/ipc/messages.ts";
 import { foundEvents } from "../src/ipc/messages.ts";
+import { testFilterSpec, testJailSpec } from "./_jail_spec.ts";
 
 function jailSpec(path: string, over: Partial<JailSpec> = {}): JailSpec {
-  return {
-    name: "sshd",
-    enabled: true,
+  return testJailSpec("sshd", {
     backend: "auto",
     logpath: [path],
-    logencoding: "auto",
-    filter: {
+    filter: testFilterSpec({
       name: "inline",
-      file: null,
-      prefregex: null,
       failregex: [{
         pattern: "^\\s*Failed password for \\S+ from <HOST>(?: port \\d+)?(?: ssh\\d*)?$",
         origin: "worker_test failregex",
       }],
-      ignoreregex: [],
-      datepattern: null,
-      maxlines: 1,
-      journalmatch: null,
       logtimezone: "UTC",
-      options: {},
-    },
-    actions: [],
-    maxretry: 3,
-    findtime: 600,
-    bantime: 600,
-    maxmatches: 3,
+    }),
     ignoreip: ["192.0.2.200"],
     ignoreself: false,
-    ignorecommand: null,
-    ignorecache: null,
     usedns: "no",
-    bantimeIncrement: {
-      enabled: false,
-      factor: 1,
-      formula: null,
-      multipliers: [],
-      maxtime: null,
-      rndtime: null,
-      overalljails: false,
-    },
-    options: {},
     ...over,
-  };
+  });
 }
 
 /** `YYYY-MM-DD HH:MM:SS` in UTC, as the jail's logtimezone says. */

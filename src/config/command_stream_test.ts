@@ -10,6 +10,7 @@ import {
   shlexSplit,
 } from "./command_stream.ts";
 import type { JailSpec } from "./types.ts";
+import { testFilterSpec, testJailSpec } from "../../tests/_jail_spec.ts";
 
 Deno.test("pythonRepr quotes and escapes strings as Python's repr", () => {
   assert.equal(pythonRepr("it's"), `"it's"`);
@@ -169,24 +170,8 @@ Deno.test("configToCommands streams server settings, jails, errors and starts in
 });
 
 Deno.test("jailToCommands works from a spec without the reader's stream record", () => {
-  const spec: JailSpec = {
-    name: "j",
-    enabled: true,
-    backend: "polling",
-    logpath: [],
-    logencoding: "auto",
-    filter: {
-      name: "",
-      file: null,
-      prefregex: null,
-      failregex: [],
-      ignoreregex: [],
-      datepattern: null,
-      maxlines: 1,
-      journalmatch: null,
-      logtimezone: null,
-      options: {},
-    },
+  const spec: JailSpec = testJailSpec("j", {
+    filter: testFilterSpec(),
     actions: [{
       name: "a",
       kind: "a",
@@ -196,26 +181,8 @@ Deno.test("jailToCommands works from a spec without the reader's stream record",
       familyProperties: {},
       timeout: 60,
     }],
-    maxretry: 3,
-    findtime: 600,
     bantime: 60,
-    maxmatches: 3,
-    ignoreip: [],
-    ignoreself: true,
-    ignorecommand: null,
-    ignorecache: null,
-    usedns: "warn",
-    bantimeIncrement: {
-      enabled: false,
-      factor: 1,
-      formula: null,
-      multipliers: [],
-      maxtime: null,
-      rndtime: null,
-      overalljails: false,
-    },
-    options: {},
-  };
+  });
   const warnings: string[] = [];
   const cmds = jailToCommands(spec, (w) => warnings.push(w));
   assert.deepEqual(cmds[0], ["add", "j", "polling"]);

@@ -116,9 +116,13 @@ export function splitWords(s: string): string[] {
   return s.split(/[ ,\n]+/).map((v) => v.trim()).filter((v) => v !== "");
 }
 
-function emptyFilter(): FilterSpec {
+/**
+ * A filter with no regex and fail2ban's defaults (maxlines 1, no date pattern,
+ * no journal match): what a jail has before its filter is read or set.
+ */
+export function emptyFilter(name = ""): FilterSpec {
   return {
-    name: "",
+    name,
     file: null,
     prefregex: null,
     failregex: [],

@@ -5,6 +5,7 @@ import type { FromWorker, LogPosition } from "../ipc/messages.ts";
 import { foundEvents } from "../ipc/messages.ts";
 import type { IPAddress } from "../net/ip_address.ts";
 import { ManualClock } from "../util/clock.ts";
+import { testFilterSpec, testJailSpec } from "../../tests/_jail_spec.ts";
 import {
   type JailMatcher,
   JailRunner,
@@ -17,46 +18,14 @@ import type { LogTailerOptions, TailerSink } from "./log_tailer.ts";
 const NOW = 1_700_000_000;
 
 function spec(over: Partial<JailSpec> = {}): JailSpec {
-  return {
-    name: "sshd",
-    enabled: true,
-    backend: "polling",
+  return testJailSpec("sshd", {
     logpath: ["/var/log/auth.log"],
-    logencoding: "auto",
-    filter: {
+    filter: testFilterSpec({
       name: "test",
-      file: null,
-      prefregex: null,
       failregex: [{ pattern: "^Failed from <HOST>", origin: "test" }],
-      ignoreregex: [],
-      datepattern: null,
-      maxlines: 1,
-      journalmatch: null,
-      logtimezone: null,
-      options: {},
-    },
-    actions: [],
-    maxretry: 3,
-    findtime: 600,
-    bantime: 600,
-    maxmatches: 3,
-    ignoreip: [],
-    ignoreself: true,
-    ignorecommand: null,
-    ignorecache: null,
-    usedns: "warn",
-    bantimeIncrement: {
-      enabled: false,
-      factor: 1,
-      formula: null,
-      multipliers: [],
-      maxtime: null,
-      rndtime: null,
-      overalljails: false,
-    },
-    options: {},
+    }),
     ...over,
-  };
+  });
 }
 
 /** Lines look like `@<epoch> Failed from <host>`; `@-` means no date. */

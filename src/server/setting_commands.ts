@@ -8,6 +8,7 @@
  */
 
 import { parseDuration } from "../config/duration.ts";
+import { emptyFilter } from "../config/jail_reader.ts";
 import type { ActionSpec, JailSpec, RegexSource } from "../config/types.ts";
 import type { BanTicket } from "../ipc/messages.ts";
 import { parseIgnoreCache } from "../daemon/ignore_command.ts";
@@ -732,18 +733,7 @@ export function newJailSpec(name: string, backend: string): JailSpec {
     logpath: [],
     logpathTail: [],
     logencoding: "auto",
-    filter: {
-      name,
-      file: null,
-      prefregex: null,
-      failregex: [],
-      ignoreregex: [],
-      datepattern: null,
-      maxlines: 1,
-      journalmatch: null,
-      logtimezone: null,
-      options: {},
-    },
+    filter: emptyFilter(name),
     actions: [],
     maxretry: 3,
     findtime: 600,

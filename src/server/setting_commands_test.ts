@@ -6,26 +6,16 @@ import { handleCommand } from "./command_handler.ts";
 import type { JailStatus, ReloadOptions, ServerControl } from "./control.ts";
 import { UnknownJailError } from "./control.ts";
 import { banWithTime, UnsupportedCommandError } from "./setting_commands.ts";
+import { testFilterSpec, testJailSpec } from "../../tests/_jail_spec.ts";
 
 function jailSpec(name: string): JailSpec {
-  return {
-    name,
-    enabled: true,
-    backend: "polling",
+  return testJailSpec(name, {
     logpath: ["/var/log/auth.log"],
-    logencoding: "auto",
-    filter: {
+    filter: testFilterSpec({
       name: "sshd",
       file: "/etc/fail2ban/filter.d/sshd.conf",
-      prefregex: null,
       failregex: [{ pattern: "^Failed for <HOST>$", origin: "sshd.conf" }],
-      ignoreregex: [],
-      datepattern: null,
-      maxlines: 1,
-      journalmatch: null,
-      logtimezone: null,
-      options: {},
-    },
+    }),
     actions: [{
       name: "dummy",
       kind: "dummy",
@@ -36,25 +26,8 @@ function jailSpec(name: string): JailSpec {
       timeout: 60,
     }],
     maxretry: 5,
-    findtime: 600,
-    bantime: 600,
     maxmatches: 5,
-    ignoreip: [],
-    ignoreself: true,
-    ignorecommand: null,
-    ignorecache: null,
-    usedns: "warn",
-    bantimeIncrement: {
-      enabled: false,
-      factor: 1,
-      formula: null,
-      multipliers: [],
-      maxtime: null,
-      rndtime: null,
-      overalljails: false,
-    },
-    options: {},
-  };
+  });
 }
 
 /** A daemon stand-in with every optional part. */

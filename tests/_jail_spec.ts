@@ -1,0 +1,23 @@
+/**
+ * Jail and filter specs for tests, built on the server's own defaults
+ * (`newJailSpec`, `emptyFilter`) so every test starts from one place.
+ *
+ * @module
+ */
+import { emptyFilter } from "../src/config/jail_reader.ts";
+import type { FilterSpec, JailSpec } from "../src/config/types.ts";
+import { newJailSpec } from "../src/server/setting_commands.ts";
+
+/**
+ * A jail as `add <name> polling` makes it (fail2ban's defaults, no log path,
+ * no action) but with maxmatches 3 and no tail flags, then `over` on top.
+ */
+export function testJailSpec(name: string, over: Partial<JailSpec> = {}): JailSpec {
+  const { logpathTail: _tail, ...base } = newJailSpec(name, "polling");
+  return { ...base, maxmatches: 3, ...over };
+}
+
+/** A filter with no regex and fail2ban's defaults, then `over` on top. */
+export function testFilterSpec(over: Partial<FilterSpec> = {}): FilterSpec {
+  return { ...emptyFilter(), ...over };
+}
