@@ -136,8 +136,16 @@ export class Server {
   readonly output: Promise<string>;
   /** Set once the process has ended. */
   exited = false;
-  /** Starts `server -f -c dir` with `extra` arguments. */
-  constructor(readonly dir: string, extra: string[] = [], readonly logFile = `${dir}/f2b.log`) {
+  /**
+   * Starts `server -f -c dir` with `extra` arguments; `logFile` and `socket`
+   * say where the server logs and listens (set them when `extra` moves them).
+   */
+  constructor(
+    readonly dir: string,
+    extra: string[] = [],
+    readonly logFile = `${dir}/f2b.log`,
+    readonly socket = `${dir}/run/f2b.sock`,
+  ) {
     this.child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", V8, MOD, "server", "-f", "-c", dir, ...extra],
       stdin: "null",
@@ -149,10 +157,6 @@ export class Server {
       x.join("")
     );
     this.child.status.then(() => (this.exited = true));
-  }
-  /** The control socket path. */
-  get socket(): string {
-    return `${this.dir}/run/f2b.sock`;
   }
   /** Sends a command; throws the server's error. */
   async command(...words: string[]): Promise<unknown> {

@@ -5,23 +5,18 @@
  */
 
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-import { sendCommand } from "../src/client/control_client.ts";
-
-const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
-const V8 = "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks";
-
-function stamp(d = new Date()): string {
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${
-    p(d.getMinutes())
-  }:${p(d.getSeconds())}`;
-}
-
-/** A log line our test filter matches. */
-function fail(ip: string, user = "bob"): string {
-  return `${stamp()} auth failure for user ${user} from ${ip}\n`;
-}
+import {
+  append,
+  fail,
+  lines,
+  MOD,
+  read,
+  row,
+  Server,
+  stamp,
+  waitFor,
+  withDir,
+} from "./security_harness.ts";
 
 interface JailDef {
   name: string;
@@ -118,112 +113,6 @@ ${j.maxretry ? `maxretry = ${j.maxretry}\n` : ""}${j.bantime ? `bantime = ${j.ba
     }`;
   }
   await Deno.writeTextFile(`${dir}/jail.conf`, conf);
-}
-
-class Server {
-  readonly child: Deno.ChildProcess;
-  readonly output: Promise<string>;
-  constructor(readonly dir: string, extra: string[] = []) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", V8, MOD, "server", "-f", "-c", dir, ...extra],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const dec = (s: ReadableStream<Uint8Array>) => new Response(s).text();
-    this.output = Promise.all([dec(this.child.stdout), dec(this.child.stderr)]).then((x) =>
-      x.join("")
-    );
-  }
-  get socket(): string {
-    return `${this.dir}/run/f2b.sock`;
-  }
-  async command(...words: string[]): Promise<unknown> {
-    const reply = await sendCommand(this.socket, words, { timeout: 10_000 });
-    if (!reply.ok) throw new Error(`${reply.error.name}: ${reply.error.message}`);
-    return reply.value;
-  }
-  /** Waits until every jail answers `status`. */
-  async ready(jails: string[]): Promise<void> {
-    await waitFor(
-      async () => {
-        try {
-          for (const j of jails) await this.command("status", j);
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      `server up with ${jails.join(", ")}`,
-      () => this.log(),
-    );
-  }
-  log(): string {
-    try {
-      return Deno.readTextFileSync(`${this.dir}/f2b.log`);
-    } catch {
-      return "";
-    }
-  }
-  async stop(): Promise<number> {
-    try {
-      this.child.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-    const { code } = await this.child.status;
-    await this.output;
-    return code;
-  }
-}
-
-async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  context: () => string = () => "",
-  seconds = 30,
-): Promise<void> {
-  const end = Date.now() + seconds * 1000;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`Timed out waiting for ${what}\n${context()}`);
-}
-
-function read(path: string): string {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return "";
-  }
-}
-
-function lines(path: string): string[] {
-  return read(path).split("\n").filter((l) => l);
-}
-
-async function append(path: string, text: string): Promise<void> {
-  await Deno.writeTextFile(path, text, { append: true });
-}
-
-function row(rows: unknown, label: string): unknown {
-  if (!Array.isArray(rows)) return undefined;
-  for (const r of rows) {
-    if (Array.isArray(r) && r[0] === label) return r[1];
-    const inner = Array.isArray(r) ? row(r[1], label) : undefined;
-    if (inner !== undefined) return inner;
-  }
-  return undefined;
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "f2b-server-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 Deno.test("server bans after maxretry, answers status, unbans on time, reloads on SIGHUP and stops on SIGTERM", async () => {
