@@ -7,20 +7,11 @@
  */
 
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { sendCommand, ServerUnreachableError } from "../src/client/control_client.ts";
 import { dumpConfig } from "../src/config/command_stream.ts";
+import { MOD, read, Server, stamp, V8, waitFor } from "./security_harness.ts";
 
-const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
-const V8 = "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks";
 const PROMPT = "fail2ban> ";
-
-function stamp(d = new Date()): string {
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${
-    p(d.getMinutes())
-  }:${p(d.getSeconds())}`;
-}
 
 /** Writes a two-jail configuration (alpha, beta) with recording actions into `dir`. */
 async function writeConfig(dir: string): Promise<void> {
@@ -109,84 +100,16 @@ async function client(args: string[], stdin?: string): Promise<Run> {
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  context: () => string = () => "",
-): Promise<void> {
-  const end = Date.now() + 30_000;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`Timed out waiting for ${what}\n${context()}`);
-}
-
-function read(path: string): string {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return "";
-  }
-}
-
-/** A real `f2b server -f -x` on a temporary configuration. */
-class Server {
-  readonly child: Deno.ChildProcess;
-  readonly socket: string;
-  readonly output: Promise<string>;
-  constructor(readonly dir: string) {
-    this.socket = `${dir}/run/f2b.sock`;
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        V8,
-        MOD,
-        "server",
-        "-f",
-        "-x",
-        "-c",
-        dir,
-        "-s",
-        this.socket,
-        "-p",
-        `${dir}/run/f2b.pid`,
-        "--logtarget",
-        `${dir}/f2b.log`,
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const dec = (s: ReadableStream<Uint8Array>) => new Response(s).text();
-    this.output = Promise.all([dec(this.child.stdout), dec(this.child.stderr)]).then((x) =>
-      x.join("")
-    );
-  }
-  async ready(): Promise<void> {
-    await waitFor(
-      async () => {
-        try {
-          const r = await sendCommand(this.socket, ["status", "beta"], { timeout: 2000 });
-          return r.ok;
-        } catch {
-          return false;
-        }
-      },
-      "the server",
-      () => read(`${this.dir}/f2b.log`),
-    );
-  }
-  async stop(): Promise<void> {
-    try {
-      this.child.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-    await this.child.status;
-    await this.output;
-  }
+/** A real `f2b server -f -x` on a temporary configuration, socket, pidfile and log named on the command line. */
+function startServer(dir: string): Server {
+  const socket = `${dir}/run/f2b.sock`;
+  const log = `${dir}/f2b.log`;
+  return new Server(
+    dir,
+    ["-x", "-s", socket, "-p", `${dir}/run/f2b.pid`, "--logtarget", log],
+    log,
+    socket,
+  );
 }
 
 async function withServer(fn: (s: Server, dir: string) => Promise<void>): Promise<void> {
@@ -194,8 +117,8 @@ async function withServer(fn: (s: Server, dir: string) => Promise<void>): Promis
   let server: Server | null = null;
   try {
     await writeConfig(dir);
-    server = new Server(dir);
-    await server.ready();
+    server = startServer(dir);
+    await server.ready(["beta"]);
     await fn(server, dir);
   } finally {
     await server?.stop();
