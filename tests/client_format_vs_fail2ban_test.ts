@@ -9,11 +9,8 @@
  */
 
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-import { sendCommand } from "../src/client/control_client.ts";
+import { MOD, Server, stamp, V8, waitFor } from "./security_harness.ts";
 
-const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
-const V8 = "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks";
 const PROMPT = "fail2ban> ";
 
 function which(cmd: string): boolean {
@@ -27,13 +24,6 @@ function which(cmd: string): boolean {
 const HAVE = which("fail2ban-client") && which("fail2ban-server");
 if (!HAVE) {
   console.warn("client_format_vs_fail2ban_test: fail2ban is not installed, comparisons skipped");
-}
-
-function stamp(d = new Date()): string {
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${
-    p(d.getMinutes())
-  }:${p(d.getSeconds())}`;
 }
 
 /** The same configuration text for both servers; only `dir` differs. */
@@ -138,15 +128,6 @@ function f2bClient(dir: string): string[] {
   return [Deno.execPath(), "run", "-A", V8, MOD, "client", "-c", dir];
 }
 
-async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
-  const end = Date.now() + 30_000;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
-
 /** Both servers, each on its own copy of the configuration. */
 interface Pair {
   fb: string;
@@ -156,7 +137,7 @@ interface Pair {
 async function withServers(fn: (dirs: Pair) => Promise<void>): Promise<void> {
   const fb = await Deno.makeTempDir({ prefix: "f2b_vs_fb_" });
   const f2b = await Deno.makeTempDir({ prefix: "f2b_vs_f2b_" });
-  let f2bServer: Deno.ChildProcess | null = null;
+  let f2bServer: Server | null = null;
   try {
     await writeConfig(fb);
     await writeConfig(f2b);
@@ -167,35 +148,15 @@ async function withServers(fn: (dirs: Pair) => Promise<void>): Promise<void> {
       stderr: "piped",
     }).output();
     assert.ok(started.success, new TextDecoder().decode(started.stderr));
-    f2bServer = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        V8,
-        MOD,
-        "server",
-        "-f",
-        "-x",
-        "-c",
-        f2b,
-        "-s",
-        `${f2b}/run/server.sock`,
-        "-p",
-        `${f2b}/run/server.pid`,
-        "--logtarget",
-        `${f2b}/server.log`,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    await waitFor(async () => {
-      try {
-        return (await sendCommand(`${f2b}/run/server.sock`, ["status", "beta"])).ok;
-      } catch {
-        return false;
-      }
-    }, "the f2b server");
+    const socket = `${f2b}/run/server.sock`;
+    const log = `${f2b}/server.log`;
+    f2bServer = new Server(
+      f2b,
+      ["-x", "-s", socket, "-p", `${f2b}/run/server.pid`, "--logtarget", log],
+      log,
+      socket,
+    );
+    await f2bServer.ready(["beta"]);
     await fn({ fb, f2b });
   } finally {
     await new Deno.Command("fail2ban-client", {
@@ -204,14 +165,7 @@ async function withServers(fn: (dirs: Pair) => Promise<void>): Promise<void> {
       stdout: "null",
       stderr: "null",
     }).output().catch(() => {});
-    if (f2bServer) {
-      try {
-        f2bServer.kill("SIGTERM");
-      } catch {
-        // gone
-      }
-      await f2bServer.status;
-    }
+    await f2bServer?.stop();
     await Deno.remove(fb, { recursive: true }).catch(() => {});
     await Deno.remove(f2b, { recursive: true }).catch(() => {});
   }
