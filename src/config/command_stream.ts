@@ -11,6 +11,7 @@ import { ConfigReader, NoOptionError, NoSectionError } from "./config_reader.ts"
 import { JailConfigError, readJails, splitWords } from "./jail_reader.ts";
 import type { JailSpec, StreamValue } from "./types.ts";
 import { pythonGlob } from "../util/python_glob.ts";
+import { shlexSplit } from "../jail/journal_match.ts";
 
 /** Python's glob.glob, moved to src/util/python_glob.ts (jail workers use it too). */
 export { pythonGlob };
@@ -288,52 +289,8 @@ export function formatCommandPretty(command: StreamCommand): string {
 
 // ---------------------------------------------------------------- helpers
 
-/** Python's `shlex.split` (POSIX mode, no comments). */
-export function shlexSplit(s: string): string[] {
-  const out: string[] = [];
-  let token: string | null = null;
-  let i = 0;
-  const isSpace = (c: string) => c === " " || c === "\t" || c === "\r" || c === "\n";
-  while (i < s.length) {
-    const c = s[i]!;
-    if (isSpace(c)) {
-      if (token !== null) out.push(token);
-      token = null;
-      i++;
-    } else if (c === "'") {
-      const end = s.indexOf("'", i + 1);
-      if (end < 0) throw new SyntaxError(`No closing quotation in ${JSON.stringify(s)}`);
-      token = (token ?? "") + s.slice(i + 1, end);
-      i = end + 1;
-    } else if (c === '"') {
-      let t: string = token ?? "";
-      let j = i + 1;
-      for (;;) {
-        if (j >= s.length) throw new SyntaxError(`No closing quotation in ${JSON.stringify(s)}`);
-        const d = s[j]!;
-        if (d === '"') break;
-        if (d === "\\" && j + 1 < s.length && (s[j + 1] === '"' || s[j + 1] === "\\")) {
-          t += s[j + 1];
-          j += 2;
-        } else {
-          t += d;
-          j++;
-        }
-      }
-      token = t;
-      i = j + 1;
-    } else if (c === "\\") {
-      if (i + 1 >= s.length) throw new SyntaxError(`No escaped character in ${JSON.stringify(s)}`);
-      token = (token ?? "") + s[i + 1];
-      i += 2;
-    } else {
-      token = (token ?? "") + c;
-      i++;
-    }
-  }
-  if (token !== null) out.push(token);
-  return out;
-}
+/** Python's `shlex.split` (POSIX mode, no comments), shared with the journal match reader. */
+export { shlexSplit };
 
 /** Python's `json.dumps` of a flat str → str dict (`ensure_ascii`, `", "` and `": "`). */
 function jsonDumps(obj: Record<string, string>): string {
