@@ -97,6 +97,13 @@ export function checkJail(spec: JailSpec): void {
  */
 export function checkJails(specs: JailSpec[]): JailSpec[] {
   const errors: JailConfigError[] = [];
+  checkEach(specs, errors);
+  throwAll(errors);
+  return specs;
+}
+
+/** {@link checkJail} on every spec, each `JailConfigError` added to `errors` (others thrown). */
+function checkEach(specs: JailSpec[], errors: JailConfigError[]): void {
   for (const spec of specs) {
     try {
       checkJail(spec);
@@ -105,8 +112,6 @@ export function checkJails(specs: JailSpec[]): JailSpec[] {
       errors.push(e);
     }
   }
-  throwAll(errors);
-  return specs;
 }
 
 /**
@@ -123,14 +128,7 @@ export function checkJails(specs: JailSpec[]): JailSpec[] {
 export function loadCheckedJails(configDir: string): JailSpec[] {
   const errors: JailConfigError[] = [];
   const jails = readJails(configDir, { onlyEnabled: true, onError: (e) => errors.push(e) });
-  for (const spec of jails) {
-    try {
-      checkJail(spec);
-    } catch (e) {
-      if (!(e instanceof JailConfigError)) throw e;
-      errors.push(e);
-    }
-  }
+  checkEach(jails, errors);
   throwAll(errors);
   return jails;
 }
