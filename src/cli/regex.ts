@@ -14,7 +14,7 @@ import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import type { FilterSpec } from "../config/types.ts";
 import { readFilter } from "../config/filter_reader.ts";
 import { parseReference } from "../config/reference.ts";
-import { FAIL2BAN_VERSION } from "../config/jail_reader.ts";
+import { emptyFilter, FAIL2BAN_VERSION } from "../config/jail_reader.ts";
 import { DateDetector } from "../filter/date_detector.ts";
 import { Filter } from "../filter/filter.ts";
 import { expandTags, localizeFlags } from "../filter/filter_tags.ts";
@@ -346,16 +346,8 @@ export function resolveFilter(value: string, configDir: string): ResolvedFilter 
   }
   if (fltFile === null) {
     const spec: FilterSpec = {
-      name: "",
-      file: null,
-      prefregex: null,
+      ...emptyFilter(),
       failregex: [{ pattern: value, origin: "failregex given on the command line" }],
-      ignoreregex: [],
-      datepattern: null,
-      maxlines: 1,
-      journalmatch: null,
-      logtimezone: null,
-      options: {},
     };
     return {
       spec,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { FilterSpec } from "../config/types.ts";
 import { type DateDetectorLike, Filter } from "./filter.ts";
+import { testFilterSpec } from "../../tests/_jail_spec.ts";
 
 /** A fake date detector: `T<epoch> ` at the start of a line. */
 const fakeDates: DateDetectorLike = {
@@ -11,19 +12,7 @@ const fakeDates: DateDetectorLike = {
 };
 
 function spec(parts: Partial<FilterSpec>): FilterSpec {
-  return {
-    name: "demo",
-    file: null,
-    prefregex: null,
-    failregex: [],
-    ignoreregex: [],
-    datepattern: null,
-    maxlines: 1,
-    journalmatch: null,
-    logtimezone: null,
-    options: {},
-    ...parts,
-  };
+  return testFilterSpec({ name: "demo", ...parts });
 }
 
 const rx = (...p: string[]) => p.map((pattern, i) => ({ pattern, origin: `demo failregex ${i}` }));
