@@ -7,7 +7,7 @@
  * @module
  */
 
-import { ConfigReader, NoOptionError, NoSectionError } from "./config_reader.ts";
+import { ConfigReader, exists, NoOptionError, NoSectionError } from "./config_reader.ts";
 import { JailConfigError, readJails, splitWords } from "./jail_reader.ts";
 import type { JailSpec, StreamValue } from "./types.ts";
 import { pythonGlob } from "../util/python_glob.ts";
@@ -312,15 +312,6 @@ function jsonDumps(obj: Record<string, string>): string {
     return out + '"';
   };
   return `{${Object.entries(obj).map(([k, v]) => `${str(k)}: ${str(v)}`).join(", ")}}`;
-}
-
-function exists(p: string): boolean {
-  try {
-    Deno.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 // ---------------------------------------------------------------- streams

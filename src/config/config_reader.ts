@@ -107,7 +107,8 @@ export function joinPath(a: string, b: string): string {
   return `${a}/${b}`;
 }
 
-function exists(p: string): boolean {
+/** Whether a path exists (anything `stat` can see; a dangling link does not). */
+export function exists(p: string): boolean {
   try {
     Deno.statSync(p);
     return true;
