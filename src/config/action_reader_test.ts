@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
+import { withFiles } from "../../tests/_config_files.ts";
 import { readAction, UnsupportedActionError } from "./action_reader.ts";
 import { ConfigError } from "./config_reader.ts";
 
 function withDir(files: Record<string, string>, fn: (dir: string) => void): void {
-  const dir = Deno.makeTempDirSync({ prefix: "f2b_ar_" });
-  try {
-    for (const [name, text] of Object.entries(files)) {
-      const path = `${dir}/${name}`;
-      Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-      Deno.writeTextFileSync(path, text);
-    }
-    fn(dir);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  withFiles(files, fn, "f2b_ar_");
 }
 
 const COMMON = `[Definition]

@@ -1,18 +1,9 @@
 import assert from "node:assert/strict";
+import { withFiles } from "../../tests/_config_files.ts";
 import { ConfigError, ConfigReader, NoOptionError } from "./config_reader.ts";
 
 function withDir(files: Record<string, string>, fn: (dir: string) => void): void {
-  const dir = Deno.makeTempDirSync({ prefix: "f2b_cr_" });
-  try {
-    for (const [name, text] of Object.entries(files)) {
-      const path = `${dir}/${name}`;
-      Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-      Deno.writeTextFileSync(path, text);
-    }
-    fn(dir);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  withFiles(files, fn, "f2b_cr_");
 }
 
 Deno.test("ConfigReader layers .conf, .d/*.conf, .local, .d/*.local in order", () => {
