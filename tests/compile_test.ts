@@ -9,10 +9,9 @@
  */
 
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { compile, CompileError, RUNTIME_FLAGS } from "../scripts/compile.ts";
+import { MOD, stamp } from "./security_harness.ts";
 
-const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
 const LINE = "Nov 25 10:00:00 host sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2";
 
 interface Run {
@@ -40,13 +39,6 @@ async function waitFor(what: string, check: () => Promise<boolean>, seconds = 30
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`Timed out waiting for ${what}`);
-}
-
-function stamp(d = new Date()): string {
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${
-    p(d.getMinutes())
-  }:${p(d.getSeconds())}`;
 }
 
 async function writeConfig(dir: string): Promise<void> {
