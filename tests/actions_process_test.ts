@@ -5,6 +5,7 @@
  * commands literally.
  */
 import assert from "node:assert/strict";
+import { groupMembers } from "./_process_group.ts";
 import { ActionExecutor } from "../src/actions/action_executor.ts";
 import { ShellCommandRunner } from "../src/actions/command_runner.ts";
 import type { ActionSpec } from "../src/config/types.ts";
@@ -34,23 +35,6 @@ function ticket(jail: string, fid: string, over: Partial<BanTicket> = {}): BanTi
     data: {},
     ...over,
   };
-}
-
-/** Processes whose process group is `pgid` (Linux /proc). */
-function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      // Fields after the command name: state ppid pgrp …
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[2]) === pgid && fields[0] !== "Z") members.push(Number(e.name));
-    } catch {
-      // The process ended while reading.
-    }
-  }
-  return members;
 }
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { groupMembers } from "../../tests/_process_group.ts";
 import { ShellCommandRunner } from "./command_runner.ts";
 
 const HOSTILE = [
@@ -19,22 +20,6 @@ function groupOf(pid: number): number | null {
   } catch {
     return null;
   }
-}
-
-/** Live (not zombie) processes of group `pgid`. */
-function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[2]) === pgid && fields[0] !== "Z") members.push(Number(e.name));
-    } catch {
-      // Ended while reading.
-    }
-  }
-  return members;
 }
 
 Deno.test("ShellCommandRunner with spares runs a command in a shell started before it", async () => {

@@ -1,17 +1,6 @@
 import assert from "node:assert/strict";
 import { DateDetector } from "./date_detector.ts";
-
-/** Runs `fn` with the process time zone set to `tz`, restoring it after. */
-function withTz<T>(tz: string, fn: () => T): T {
-  const old = Deno.env.get("TZ");
-  Deno.env.set("TZ", tz);
-  try {
-    return fn();
-  } finally {
-    if (old === undefined) Deno.env.delete("TZ");
-    else Deno.env.set("TZ", old);
-  }
-}
+import { withTz } from "../../tests/_with_tz.ts";
 
 type Expect = [number, number, string, number] | null;
 interface Case {

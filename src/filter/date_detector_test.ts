@@ -1,18 +1,8 @@
 import assert from "node:assert/strict";
 import { DateDetector } from "./date_detector.ts";
+import { withTz } from "../../tests/_with_tz.ts";
 
 const NOW = 1124013600; // 2005-08-14 10:00:00 UTC
-
-function withTz<T>(tz: string, fn: () => T): T {
-  const old = Deno.env.get("TZ");
-  Deno.env.set("TZ", tz);
-  try {
-    return fn();
-  } finally {
-    if (old === undefined) Deno.env.delete("TZ");
-    else Deno.env.set("TZ", old);
-  }
-}
 
 Deno.test("DateDetector {NONE} gives now and an empty date span", () => {
   const dd = new DateDetector({ datepattern: "{NONE}" });
