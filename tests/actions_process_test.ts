@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { groupMembers } from "./_process_group.ts";
+import { testTicket } from "./_jail_spec.ts";
 import { ActionExecutor } from "../src/actions/action_executor.ts";
 import { ShellCommandRunner } from "../src/actions/command_runner.ts";
 import type { ActionSpec } from "../src/config/types.ts";
@@ -23,18 +24,7 @@ function action(
 }
 
 function ticket(jail: string, fid: string, over: Partial<BanTicket> = {}): BanTicket {
-  return {
-    jail,
-    fid,
-    family: "inet4",
-    time: 1124013600,
-    banTime: 600,
-    banCount: 0,
-    failures: 3,
-    matches: [],
-    data: {},
-    ...over,
-  };
+  return testTicket({ jail, fid, ...over });
 }
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {

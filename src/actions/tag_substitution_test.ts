@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
+import { testTicket as ticket } from "../../tests/_jail_spec.ts";
 import type { ActionSpec } from "../config/types.ts";
-import type { BanTicket } from "../ipc/messages.ts";
 import { ShellCommandRunner } from "./command_runner.ts";
 import {
   buildCommand,
@@ -37,21 +37,6 @@ function spec(
     properties,
     familyProperties: {},
     timeout: 10,
-  };
-}
-
-function ticket(over: Partial<BanTicket> = {}): BanTicket {
-  return {
-    jail: "sshd",
-    fid: "192.0.2.1",
-    family: "inet4",
-    time: 1124013600,
-    banTime: 600,
-    banCount: 0,
-    failures: 3,
-    matches: [],
-    data: {},
-    ...over,
   };
 }
 
