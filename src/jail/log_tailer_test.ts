@@ -38,6 +38,36 @@ function polling(logpath: string[], extra: Partial<LogTailerOptions> = {}): LogT
   return { logpath, backend: "polling", pollInterval: 60_000, globInterval: 0, ...extra };
 }
 
+/** What {@link withTailer} hands its test. */
+interface Tailing {
+  tailer: LogTailer;
+  rec: Recorder;
+  path: string;
+  dir: string;
+}
+
+/**
+ * In a fresh directory: `a.log` holding `initial`, a polling tailer on it (with
+ * `extra` options) reporting to a Recorder; runs `fn`, then stops the tailer.
+ */
+async function withTailer(
+  initial: string | Uint8Array,
+  extra: Partial<LogTailerOptions>,
+  fn: (t: Tailing) => Promise<void>,
+): Promise<void> {
+  await withDir(async (dir) => {
+    const path = `${dir}/a.log`;
+    append(path, initial);
+    const rec = new Recorder();
+    const tailer = new LogTailer(polling([path], extra), rec);
+    try {
+      await fn({ tailer, rec, path, dir });
+    } finally {
+      await tailer.stop();
+    }
+  });
+}
+
 async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000) {
   const until = performance.now() + timeoutMs;
   while (!cond()) {
@@ -72,66 +102,43 @@ Deno.test("LogTailer starts at the end by default and reads appended lines", asy
 });
 
 Deno.test("LogTailer uses startAt for configured files and marks the backlog not live", async () => {
-  await withDir(async (dir) => {
-    const path = `${dir}/a.log`;
-    append(path, "one\ntwo\nthree\n");
-    const rec = new Recorder();
-    const tailer = new LogTailer(
-      polling([path], { startAt: () => ({ offset: 4 }) }),
-      rec,
-    );
-    try {
+  await withTailer(
+    "one\ntwo\nthree\n",
+    { startAt: () => ({ offset: 4 }) },
+    async ({ tailer, rec, path }) => {
       await tailer.start();
       assert.deepEqual(rec.lines, ["two", "three"]);
       assert.deepEqual(rec.live, [false, false]);
       append(path, "four\n");
       await tailer.poll();
       assert.deepEqual(rec.live, [false, false, true]);
-    } finally {
-      await tailer.stop();
-    }
-  });
+    },
+  );
 });
 
 Deno.test("LogTailer skips the line at a skipLine start", async () => {
-  await withDir(async (dir) => {
-    const path = `${dir}/a.log`;
-    append(path, "one\nhostile\nthree\n");
-    const rec = new Recorder();
-    const tailer = new LogTailer(
-      polling([path], { startAt: () => ({ offset: 4, skipLine: true }) }),
-      rec,
-    );
-    try {
+  await withTailer(
+    "one\nhostile\nthree\n",
+    { startAt: () => ({ offset: 4, skipLine: true }) },
+    async ({ tailer, rec }) => {
       await tailer.start();
       assert.deepEqual(rec.lines, ["three"]);
       assert.ok(rec.logs.some((l) => l.includes("Skipped the line")));
-    } finally {
-      await tailer.stop();
-    }
-  });
+    },
+  );
 });
 
 Deno.test("LogTailer skips only the line ending at skipLineEnd and reads its neighbours", async () => {
-  await withDir(async (dir) => {
-    const path = `${dir}/a.log`;
-    append(path, "zero\none\nhostile\nthree\n");
-    const rec = new Recorder();
-    const tailer = new LogTailer(
-      polling([path], { startAt: () => ({ offset: 5, skipLineEnd: 17 }) }),
-      rec,
-    );
-    try {
-      await tailer.start();
-      assert.deepEqual(rec.lines, ["one", "three"]);
-      assert.ok(rec.logs.some((l) => l.includes(`Skipped the line of "${path}" ending at 17`)));
-      // Only once: a later line is not skipped.
-      append(path, "hostile\n");
-      await tailer.poll();
-      assert.deepEqual(rec.lines, ["one", "three", "hostile"]);
-    } finally {
-      await tailer.stop();
-    }
+  await withTailer("zero\none\nhostile\nthree\n", {
+    startAt: () => ({ offset: 5, skipLineEnd: 17 }),
+  }, async ({ tailer, rec, path }) => {
+    await tailer.start();
+    assert.deepEqual(rec.lines, ["one", "three"]);
+    assert.ok(rec.logs.some((l) => l.includes(`Skipped the line of "${path}" ending at 17`)));
+    // Only once: a later line is not skipped.
+    append(path, "hostile\n");
+    await tailer.poll();
+    assert.deepEqual(rec.lines, ["one", "three", "hostile"]);
   });
 });
 
@@ -178,52 +185,36 @@ Deno.test("LogTailer rejects an unknown logencoding", () => {
 });
 
 Deno.test("LogTailer update switches the encoding of open files", async () => {
-  await withDir(async (dir) => {
-    const path = `${dir}/a.log`;
-    append(path, "");
-    const rec = new Recorder();
-    const tailer = new LogTailer(polling([path]), rec);
-    try {
-      await tailer.start();
-      append(path, new Uint8Array([0x5a, 0xfc, 0x0a]));
-      await tailer.poll();
-      await tailer.update(polling([path], { encoding: "latin-1" }));
-      append(path, new Uint8Array([0x5a, 0xfc, 0x0a]));
-      await tailer.poll();
-      assert.deepEqual(rec.lines, ["Z\uFFFD", "Zü"]);
-      await assert.rejects(
-        () => tailer.update(polling([path], { encoding: "bogus" })),
-        /Unknown logencoding/,
-      );
-    } finally {
-      await tailer.stop();
-    }
+  await withTailer("", {}, async ({ tailer, rec, path }) => {
+    await tailer.start();
+    append(path, new Uint8Array([0x5a, 0xfc, 0x0a]));
+    await tailer.poll();
+    await tailer.update(polling([path], { encoding: "latin-1" }));
+    append(path, new Uint8Array([0x5a, 0xfc, 0x0a]));
+    await tailer.poll();
+    assert.deepEqual(rec.lines, ["Z\uFFFD", "Zü"]);
+    await assert.rejects(
+      () => tailer.update(polling([path], { encoding: "bogus" })),
+      /Unknown logencoding/,
+    );
   });
 });
 
 Deno.test("LogTailer reads each line once after taking the first-line hash of a file that started empty", async () => {
-  await withDir(async (dir) => {
-    const path = `${dir}/a.log`;
-    append(path, "");
-    const rec = new Recorder();
-    const tailer = new LogTailer(polling([path]), rec);
-    try {
-      await tailer.start();
-      // More than the 1 KiB the first-line hash reads, so that read leaves the file pointer
-      // inside what was already read.
-      const first = Array.from({ length: 300 }, (_, i) => `line ${String(i).padStart(3, "0")}\n`);
-      append(path, first.join(""));
-      await tailer.poll();
-      // No growth: nothing new to read.
-      await tailer.poll();
-      append(path, "line 300\n");
-      await tailer.poll();
-      await tailer.poll();
-      assert.deepEqual(rec.lines, [...first.map((l) => l.slice(0, -1)), "line 300"]);
-      assert.equal(rec.positions.get(path)?.offset, 300 * 9 + 9);
-    } finally {
-      await tailer.stop();
-    }
+  await withTailer("", {}, async ({ tailer, rec, path }) => {
+    await tailer.start();
+    // More than the 1 KiB the first-line hash reads, so that read leaves the file pointer
+    // inside what was already read.
+    const first = Array.from({ length: 300 }, (_, i) => `line ${String(i).padStart(3, "0")}\n`);
+    append(path, first.join(""));
+    await tailer.poll();
+    // No growth: nothing new to read.
+    await tailer.poll();
+    append(path, "line 300\n");
+    await tailer.poll();
+    await tailer.poll();
+    assert.deepEqual(rec.lines, [...first.map((l) => l.slice(0, -1)), "line 300"]);
+    assert.equal(rec.positions.get(path)?.offset, 300 * 9 + 9);
   });
 });
 
