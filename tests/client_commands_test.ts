@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { sendCommand, ServerUnreachableError } from "../src/client/control_client.ts";
 import { dumpConfig } from "../src/config/command_stream.ts";
-import { MOD, read, Server, stamp, V8, waitFor } from "./security_harness.ts";
+import { MOD, read, Server, stamp, V8, waitFor, writeServerConf } from "./security_harness.ts";
 
 const PROMPT = "fail2ban> ";
 
@@ -17,19 +17,7 @@ const PROMPT = "fail2ban> ";
 async function writeConfig(dir: string): Promise<void> {
   await Deno.mkdir(`${dir}/filter.d`, { recursive: true });
   await Deno.mkdir(`${dir}/action.d`, { recursive: true });
-  await Deno.writeTextFile(
-    `${dir}/fail2ban.conf`,
-    `[Definition]
-loglevel = INFO
-logtarget = ${dir}/f2b.log
-syslogsocket = auto
-socket = ${dir}/run/f2b.sock
-pidfile = ${dir}/run/f2b.pid
-dbfile = ${dir}/f2b.sqlite3
-dbpurgeage = 1d
-dbmaxmatches = 10
-`,
-  );
+  await writeServerConf(dir, { extra: ["dbmaxmatches = 10"] });
   await Deno.writeTextFile(
     `${dir}/filter.d/authfail.conf`,
     `[Definition]

@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { MOD, Server, stamp, V8, waitFor } from "./security_harness.ts";
+import { MOD, Server, stamp, V8, waitFor, writeServerConf } from "./security_harness.ts";
 
 const PROMPT = "fail2ban> ";
 
@@ -31,20 +31,11 @@ async function writeConfig(dir: string): Promise<void> {
   await Deno.mkdir(`${dir}/filter.d`, { recursive: true });
   await Deno.mkdir(`${dir}/action.d`, { recursive: true });
   await Deno.mkdir(`${dir}/run`, { recursive: true });
-  await Deno.writeTextFile(
-    `${dir}/fail2ban.conf`,
-    `[Definition]
-loglevel = INFO
-logtarget = ${dir}/server.log
-syslogsocket = auto
-socket = ${dir}/run/server.sock
-pidfile = ${dir}/run/server.pid
-dbfile = ${dir}/bans.sqlite3
-dbpurgeage = 1d
-dbmaxmatches = 10
-allowipv6 = auto
-`,
-  );
+  await writeServerConf(dir, {
+    name: "server",
+    dbfile: `${dir}/bans.sqlite3`,
+    extra: ["dbmaxmatches = 10", "allowipv6 = auto"],
+  });
   // alpha's failregex names its host group itself, so both servers answer the same text for it.
   await Deno.writeTextFile(
     `${dir}/filter.d/authhost.conf`,

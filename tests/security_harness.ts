@@ -56,6 +56,38 @@ export interface ConfigOptions {
   shippedFilters?: boolean;
 }
 
+/** Options of {@link writeServerConf}. */
+export interface ServerConfOptions {
+  /** Base name of the log, socket and pidfile (`<dir>/<name>.log`, `<dir>/run/<name>.sock`). @default "f2b" */
+  name?: string;
+  /** `logtarget`. @default `<dir>/<name>.log` */
+  logtarget?: string;
+  /** `dbfile`. @default `<dir>/<name>.sqlite3` */
+  dbfile?: string;
+  /** Further `key = value` lines for [Definition]. */
+  extra?: string[];
+}
+
+/** Writes a test `fail2ban.conf` whose files all live in `dir`. */
+export async function writeServerConf(dir: string, options: ServerConfOptions = {}): Promise<void> {
+  const name = options.name ?? "f2b";
+  await Deno.writeTextFile(
+    `${dir}/fail2ban.conf`,
+    [
+      "[Definition]",
+      "loglevel = INFO",
+      `logtarget = ${options.logtarget ?? `${dir}/${name}.log`}`,
+      "syslogsocket = auto",
+      `socket = ${dir}/run/${name}.sock`,
+      `pidfile = ${dir}/run/${name}.pid`,
+      `dbfile = ${options.dbfile ?? `${dir}/${name}.sqlite3`}`,
+      "dbpurgeage = 1d",
+      ...(options.extra ?? []),
+      "",
+    ].join("\n"),
+  );
+}
+
 /** The recording action: one line per start, stop, ban and unban in `<dir>/actions.txt`. */
 export function recordAction(dir: string): string {
   return `[Definition]
@@ -81,18 +113,10 @@ export async function writeConfig(
       }
     }
   }
-  await Deno.writeTextFile(
-    `${dir}/fail2ban.conf`,
-    `[Definition]
-loglevel = INFO
-logtarget = ${options.logtarget ?? `${dir}/f2b.log`}
-syslogsocket = auto
-socket = ${dir}/run/f2b.sock
-pidfile = ${dir}/run/f2b.pid
-dbfile = ${options.dbfile ?? `${dir}/f2b.sqlite3`}
-dbpurgeage = 1d
-`,
-  );
+  await writeServerConf(dir, {
+    ...(options.logtarget !== undefined ? { logtarget: options.logtarget } : {}),
+    ...(options.dbfile !== undefined ? { dbfile: options.dbfile } : {}),
+  });
   await Deno.writeTextFile(
     `${dir}/filter.d/authfail.conf`,
     `[Definition]

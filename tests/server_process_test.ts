@@ -16,6 +16,7 @@ import {
   stamp,
   waitFor,
   withDir,
+  writeServerConf,
 } from "./security_harness.ts";
 
 interface JailDef {
@@ -31,18 +32,7 @@ interface JailDef {
 async function writeConfig(dir: string, jails: JailDef[]): Promise<void> {
   await Deno.mkdir(`${dir}/filter.d`, { recursive: true });
   await Deno.mkdir(`${dir}/action.d`, { recursive: true });
-  await Deno.writeTextFile(
-    `${dir}/fail2ban.conf`,
-    `[Definition]
-loglevel = INFO
-logtarget = ${dir}/f2b.log
-syslogsocket = auto
-socket = ${dir}/run/f2b.sock
-pidfile = ${dir}/run/f2b.pid
-dbfile = ${dir}/f2b.sqlite3
-dbpurgeage = 1d
-`,
-  );
+  await writeServerConf(dir);
   await Deno.writeTextFile(
     `${dir}/filter.d/authfail.conf`,
     `[Definition]
