@@ -60,7 +60,11 @@ export const RUNTIME_PERMISSIONS: readonly string[] = [
 export const RUNTIME_FLAGS: readonly string[] = [...RUNTIME_PERMISSIONS, `--v8-flags=${V8_FLAG}`];
 
 /** Files that no static import reaches, embedded with `--include`. */
-export const INCLUDES: readonly string[] = ["workers/jail_worker.ts", "config"];
+export const INCLUDES: readonly string[] = [
+  "workers/jail_worker.ts",
+  "workers/regex_worker.ts",
+  "config",
+];
 
 /** The repository root (the folder of deno.json and mod.ts). */
 export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));

@@ -15,12 +15,23 @@ import type { FilterSpec } from "../config/types.ts";
 import { readFilter } from "../config/filter_reader.ts";
 import { parseReference } from "../config/reference.ts";
 import { emptyFilter, FAIL2BAN_VERSION } from "../config/jail_reader.ts";
-import { DateDetector } from "../filter/date_detector.ts";
-import { Filter } from "../filter/filter.ts";
+import {
+  DateDetector,
+  type DateDetectorOptions,
+  type TemplateHits,
+} from "../filter/date_detector.ts";
+import { type DateDetectorLike, Filter, type FilterOptions } from "../filter/filter.ts";
 import { expandTags, localizeFlags } from "../filter/filter_tags.ts";
 import { translatePythonRegex } from "../filter/python_regex.ts";
 import type { DateMatch, FailureMatch, LineResult } from "../filter/types.ts";
 import { type Clock, SYSTEM_CLOCK } from "../util/clock.ts";
+import {
+  addStats,
+  PARALLEL_MIN_BYTES,
+  planSplit,
+  RegexWorker,
+  splittableEncoding,
+} from "./regex_parallel.ts";
 
 /** Where the command writes, and its clock (tests pass their own). */
 export interface RegexIo {
@@ -30,6 +41,24 @@ export interface RegexIo {
   stderr(text: string): void;
   /** Source of "now" when `--now` is not given. @default SYSTEM_CLOCK */
   clock?: Clock;
+  /** How a large log file is split between two threads (for tests). */
+  split?: SplitTuning;
+}
+
+/** When and where `f2b regex` splits a log file between two threads. */
+export interface SplitTuning {
+  /** Never split (also: environment variable F2B_REGEX_THREADS=1). @default false */
+  off?: boolean;
+  /** Smallest file to split. @default PARALLEL_MIN_BYTES (64 MiB) */
+  minBytes?: number;
+  /** Share of the file's bytes the main thread reads. @default 0.56 */
+  share?: number;
+  /** Bytes between the worker's checkpoints. @default 256 KiB */
+  checkpointBytes?: number;
+  /** Bytes the worker reads uncounted before its part. @default 256 KiB */
+  warmBytes?: number;
+  /** Called with the checkpoint whose state matched (-1: none did; this thread read the rest). */
+  onSplit?: (checkpoint: number) => void;
 }
 
 /** The parsed command line. */
@@ -136,9 +165,6 @@ const LOG_LEVELS = new Set([
   "WARN",
   "NOTICE",
   "INFO",
-  "DEBUG",
-  "TRACEDEBUG",
-  "HEAVYDEBUG",
   "FATAL",
 ]);
 
@@ -391,7 +417,7 @@ export function resolveFilter(value: string, configDir: string): ResolvedFilter 
 }
 
 /** Buffered writer: collects output and hands it to `sink` in large pieces. */
-class Output {
+export class Output {
   #parts: string[] = [];
   #size = 0;
   readonly #sink: (s: string) => void;
@@ -410,6 +436,14 @@ class Output {
   }
 }
 
+/** A part of a file: from byte `start` to byte `end` (exclusive; Infinity: to its end). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+const WHOLE_FILE: ByteRange = { start: 0, end: Infinity };
+
 /**
  * Calls `onLine` for each line of a file, read in chunks (a huge file is never
  * held whole): decoded with replacement characters for invalid bytes, split
@@ -419,6 +453,8 @@ class Output {
  * is awaited before the next line. With `keepLf`, a non-empty line ending in
  * LF (not CR LF) is passed with its LF, a slice of the decoded chunk: a
  * filter then matches a slice of it instead of a copy with a newline added.
+ * With `range`, only that part of the file is read (it should start and end
+ * at line starts; line numbers then count from its start).
  */
 export async function forEachFileLine(
   path: string,
@@ -426,14 +462,17 @@ export async function forEachFileLine(
   onLine: (line: string, lineNo: number) => void | Promise<void>,
   lastUnterminated = true,
   keepLf = false,
+  range: ByteRange = WHOLE_FILE,
 ): Promise<void> {
   const file = await Deno.open(path, { read: true });
-  const decoder = new TextDecoder(encoding, { fatal: false, ignoreBOM: false });
+  const decoder = new TextDecoder(encoding, { fatal: false, ignoreBOM: range.start !== 0 });
   // 64 KiB: each decoded chunk stays an ordinary young object (lines are slices
   // of it); a chunk of 1 MiB went to the large-object space and was promoted
   const buf = new Uint8Array(1 << 16);
   let pending: string[] = [];
   let lineNo = 0;
+  let left = range.end - range.start;
+  if (range.start !== 0) await file.seek(range.start, Deno.SeekMode.Start);
   const emit = (s: string) => {
     let end = s.length;
     while (end > 0 && s.charCodeAt(end - 1) === 13) end--;
@@ -441,7 +480,8 @@ export async function forEachFileLine(
   };
   try {
     for (;;) {
-      const n = file.readSync(buf);
+      const n = left <= 0 ? null : file.readSync(left < buf.length ? buf.subarray(0, left) : buf);
+      if (n !== null) left -= n;
       const text = n === null
         ? decoder.decode()
         : decoder.decode(buf.subarray(0, n), { stream: true });
@@ -538,7 +578,7 @@ function outFormatter(fmt: string): (f: FailureMatch) => string[] {
   };
 }
 
-interface Stats {
+export interface Stats {
   tested: number;
   matched: number;
   ignored: number;
@@ -554,7 +594,7 @@ interface Stats {
 }
 
 /** A regex of the filter compiled for statistics, with its groups' fail2ban names. */
-interface StatsRegex {
+export interface StatsRegex {
   re: RegExp;
   /** [JavaScript name, fail2ban name] of each named group, in pattern order. */
   names: [string, string][];
@@ -664,6 +704,13 @@ export async function runRegexCommand(args: string[], io: RegexIo = defaultIo())
 
 async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number> {
   const summary = opts.out === null && !opts.json;
+  // a large log file in a plain summary: a worker reads its second part (it starts
+  // loading now, while this thread reads the filter)
+  const tuning = io.split ?? {};
+  const worker = summary && opts.verbose === 0 && splitWorthIt(opts, tuning)
+    ? new RegexWorker()
+    : null;
+  let workerHits: TemplateHits[] | null = null;
   const say = (s: string) => {
     if (summary) out.line(s);
   };
@@ -679,8 +726,10 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
   };
   // a -d pattern is set (and shown) before the filter is read, as fail2ban-regex does
   let detector: DateDetector | null = null;
+  let detectorOptions: DateDetectorOptions | null = null;
   if (opts.datepattern !== null) {
-    detector = new DateDetector({ datepattern: opts.datepattern, logtimezone: opts.timezone });
+    detectorOptions = { datepattern: opts.datepattern, logtimezone: opts.timezone };
+    detector = new DateDetector(detectorOptions);
     say(describe(opts.datepattern, detector));
   }
   const resolved = resolveFilter(opts.regex, opts.config);
@@ -689,13 +738,15 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
   if (resolved.fromFile && !opts.maxlines && spec.options.maxlines !== undefined) {
     say(`Use         maxlines : ${spec.maxlines}`);
   }
-  if (detector === null) {
-    detector = new DateDetector({
+  if (detectorOptions === null) {
+    detectorOptions = {
       datepattern: spec.datepattern,
       logtimezone: opts.timezone ?? spec.logtimezone,
-    });
+    };
+    detector = new DateDetector(detectorOptions);
     if (spec.datepattern !== null) say(describe(spec.datepattern, detector));
   }
+  if (detector === null) throw new Error("unreachable: no date detector");
   if (opts.maxlines) spec.maxlines = opts.maxlines;
   if (opts.ignoreregex !== null) {
     say(`Use ${pad("ignoreregex", 11)} line : ${shortstr(opts.ignoreregex)}`);
@@ -711,33 +762,126 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
   // otherwise the filter says whether it matched (running it only if it had skipped it)
   const retestPref = needPref && (opts.verbose > 0 || spec.maxlines > 1);
   const found = retestPref ? new DateSpy(detector) : null;
-  const formatted = !summary;
-  const filter = new Filter(spec, {
-    dateDetector: found ?? detector,
-    useDns,
-    checkAllRegex: opts.checkAll && !formatted,
-    keepNoFail: true,
-    // multi-line statistics move the lines a failure took from missed to matched
-    failureData: formatted || spec.maxlines > 1,
-  });
+  const filter = new Filter(
+    spec,
+    regexFilterOptions(opts, spec, found ?? detector, useDns, summary),
+  );
   const prefRe = retestPref ? compileForStats(spec.prefregex!.pattern, useDns) : null;
   const now = opts.now ?? (io.clock ?? SYSTEM_CLOCK).now();
   const maxPrint = opts.maxlines || 20;
-  const stats: Stats = {
-    tested: 0,
-    matched: 0,
-    ignored: 0,
-    missed: 0,
-    matchedLines: [],
-    ignoredLines: [],
-    missedLines: [],
-    failHits: spec.failregex.map(() => 0),
-    failIps: spec.failregex.map(() => []),
-    ignoreHits: spec.ignoreregex.map(() => 0),
-    prefHits: 0,
-    prefGroups: [],
-  };
+  const stats = newStats(spec);
   const fmt = opts.out !== null ? outFormatter(opts.out) : null;
+  const { onLine, keepLf } = lineCounter({
+    opts,
+    spec,
+    filter,
+    now,
+    useDns,
+    summary,
+    fmt,
+    out,
+    needPref,
+    prefRe,
+    found,
+    stats,
+    maxPrint,
+  });
+
+  const t0 = performance.now();
+  if (isFile(opts.log)) {
+    say(`Use         log file : ${opts.log}`);
+    say(`Use         encoding : ${opts.encoding}`);
+    say("");
+    let decoderOk = true;
+    try {
+      new TextDecoder(opts.encoding);
+    } catch {
+      decoderOk = false;
+    }
+    if (!decoderOk) throw new RegexUsageError(`Unknown encoding "${opts.encoding}"`, false);
+    if (worker !== null && spec.maxlines <= 1 && found === null) {
+      const part: SplitRead = {
+        opts,
+        spec,
+        detectorOptions,
+        useDns,
+        now,
+        maxPrint,
+        size: Deno.statSync(opts.log).size,
+      };
+      workerHits = await readSplit(worker, part, tuning, filter, stats, onLine, keepLf);
+    } else {
+      worker?.close();
+      await forEachFileLine(opts.log, opts.encoding, onLine, false, keepLf);
+    }
+  } else if (opts.log.startsWith("systemd-journal")) {
+    out.line("Error: systemd journal is not supported by f2b regex. Exiting...");
+    return 255;
+  } else if (spec.maxlines <= 1 && !opts.log.includes("\n")) {
+    say(`Use      single line : ${shortstr(opts.log)}`);
+    say("");
+    await onLine(opts.log.replace(/[\r\n]+$/, ""), 1);
+  } else {
+    const lines = opts.log.split("\n");
+    say(`Use      multi line : ${lines.length} line(s)`);
+    for (let i = 0; i < lines.length; i++) {
+      if (i >= 5) {
+        say("| ...");
+        break;
+      }
+      say(`| ${pad(String(i + 1).slice(0, 2), 2)}: ${shortstr(lines[i]!)}`);
+    }
+    say("`-");
+    say("");
+    for (let i = 0; i < lines.length; i++) await onLine(lines[i]!.replace(/[\r\n]+$/, ""), i + 1);
+  }
+  const elapsed = (performance.now() - t0) / 1000;
+  if (!summary) return 0;
+  const hits = workerHits === null ? detector : { templateHits: () => workerHits! };
+  printStats(opts, spec, hits, stats, elapsed, maxPrint, useDns, out);
+  return 0;
+}
+
+/** What {@link lineCounter} needs: the run's options, filter and statistics. */
+export interface CountContext {
+  opts: RegexOptions;
+  spec: FilterSpec;
+  filter: Filter;
+  now: number;
+  useDns: string;
+  /** The human summary is printed (no `--json`, no `-o`). */
+  summary: boolean;
+  fmt: ((f: FailureMatch) => string[]) | null;
+  out: Output;
+  /** The summary counts prefregex hits. */
+  needPref: boolean;
+  /** The prefregex re-run on each line for statistics (`-v`, multi-line filters), or null. */
+  prefRe: StatsRegex | null;
+  found: DateSpy | null;
+  stats: Stats;
+  maxPrint: number;
+}
+
+/**
+ * Whether the regex command passes a line over: empty lines and comments
+ * (fail2ban-regex skips lines starting with "#").
+ */
+export function isSkippedLine(line: string): boolean {
+  return line.length === 0 || line.charCodeAt(0) === 35;
+}
+
+/**
+ * The per-line work of the regex command: runs each line through the filter
+ * and counts it in `stats` (or prints its failures with `--json`/`-o`).
+ * `keepLf` says whether lines are to be passed with their LF (see
+ * {@link forEachFileLine}).
+ */
+export function lineCounter(c: CountContext): {
+  onLine: (line: string, lineNo: number) => void | Promise<void>;
+  keepLf: boolean;
+} {
+  const { opts, spec, filter, now, useDns, summary, fmt, out, needPref, prefRe, found, stats } = c;
+  const maxPrint = c.maxPrint;
 
   const resolveNames = !opts.raw && (useDns === "yes" || useDns === "warn");
   const dnsCache = new Map<string, string[]>();
@@ -782,11 +926,11 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
   // lines a multi-line failure took from the buffer count as matched, not missed (as fail2ban-regex does)
   const multi = spec.maxlines > 1;
   // lines go to the filter with their LF where only the summary's counts look at them
-  const keepLf = summary && !retestPref && !multi;
+  const keepLf = summary && found === null && !multi; // found: the prefregex is re-run on the line
   const recent: { text: string; missed: boolean }[] = [];
 
   const onLine = (line: string, lineNo: number): void | Promise<void> => {
-    if (line.length === 0 || line.charCodeAt(0) === 35) return;
+    if (isSkippedLine(line)) return;
     const r0: LineResult = filter.processLine(line, now);
     const failures = r0.failures;
     // a failregex match that gave no failure (no id yet) counts as ignored, as fail2ban-regex does
@@ -885,45 +1029,137 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
       }
     }
   };
+  return { onLine, keepLf };
+}
 
-  const t0 = performance.now();
-  if (isFile(opts.log)) {
-    say(`Use         log file : ${opts.log}`);
-    say(`Use         encoding : ${opts.encoding}`);
-    say("");
-    let decoderOk = true;
-    try {
-      new TextDecoder(opts.encoding);
-    } catch {
-      decoderOk = false;
-    }
-    if (!decoderOk) throw new RegexUsageError(`Unknown encoding "${opts.encoding}"`, false);
-    await forEachFileLine(opts.log, opts.encoding, onLine, false, keepLf);
-  } else if (opts.log.startsWith("systemd-journal")) {
-    out.line("Error: systemd journal is not supported by f2b regex. Exiting...");
-    return 255;
-  } else if (spec.maxlines <= 1 && !opts.log.includes("\n")) {
-    say(`Use      single line : ${shortstr(opts.log)}`);
-    say("");
-    await onLine(opts.log.replace(/[\r\n]+$/, ""), 1);
-  } else {
-    const lines = opts.log.split("\n");
-    say(`Use      multi line : ${lines.length} line(s)`);
-    for (let i = 0; i < lines.length; i++) {
-      if (i >= 5) {
-        say("| ...");
-        break;
-      }
-      say(`| ${pad(String(i + 1).slice(0, 2), 2)}: ${shortstr(lines[i]!)}`);
-    }
-    say("`-");
-    say("");
-    for (let i = 0; i < lines.length; i++) await onLine(lines[i]!.replace(/[\r\n]+$/, ""), i + 1);
+/** Counts of no line yet. */
+export function newStats(spec: FilterSpec): Stats {
+  return {
+    tested: 0,
+    matched: 0,
+    ignored: 0,
+    missed: 0,
+    matchedLines: [],
+    ignoredLines: [],
+    missedLines: [],
+    failHits: spec.failregex.map(() => 0),
+    failIps: spec.failregex.map(() => []),
+    ignoreHits: spec.ignoreregex.map(() => 0),
+    prefHits: 0,
+    prefGroups: [],
+  };
+}
+
+/** The filter options of the regex command (the worker of a split read builds its filter with them too). */
+export function regexFilterOptions(
+  opts: RegexOptions,
+  spec: FilterSpec,
+  dateDetector: DateDetectorLike,
+  useDns: string,
+  summary: boolean,
+): FilterOptions {
+  return {
+    dateDetector,
+    useDns,
+    checkAllRegex: opts.checkAll && summary,
+    keepNoFail: true,
+    // multi-line statistics move the lines a failure took from missed to matched
+    failureData: !summary || spec.maxlines > 1,
+  };
+}
+
+/** Whether the log is a file large enough to split between two threads (see regex_parallel.ts). */
+function splitWorthIt(opts: RegexOptions, tuning: SplitTuning): boolean {
+  if (tuning.off) return false;
+  try {
+    if (Deno.env.get("F2B_REGEX_THREADS") === "1") return false;
+  } catch {
+    // no permission to read the environment: the default
   }
-  const elapsed = (performance.now() - t0) / 1000;
-  if (!summary) return 0;
-  printStats(opts, spec, detector, stats, elapsed, maxPrint, useDns, out);
-  return 0;
+  if ((navigator.hardwareConcurrency ?? 1) < 2 || !splittableEncoding(opts.encoding)) return false;
+  try {
+    const st = Deno.statSync(opts.log);
+    return st.isFile && st.size >= (tuning.minBytes ?? PARALLEL_MIN_BYTES);
+  } catch {
+    return false;
+  }
+}
+
+/** What a split read needs to know besides the filter and the counts. */
+interface SplitRead {
+  opts: RegexOptions;
+  spec: FilterSpec;
+  detectorOptions: DateDetectorOptions;
+  useDns: string;
+  now: number;
+  maxPrint: number;
+  size: number;
+}
+
+/**
+ * Reads a log file with the worker (see regex_parallel.ts): this thread
+ * reads up to the first checkpoint whose filter state equals the worker's,
+ * then adds the worker's counts from there. Returns the worker's date
+ * template statistics at the end of the file, or null when this thread read
+ * the whole file after all (the worker failed, or no state matched).
+ */
+async function readSplit(
+  worker: RegexWorker,
+  r: SplitRead,
+  tuning: SplitTuning,
+  filter: Filter,
+  stats: Stats,
+  onLine: (line: string, lineNo: number) => void | Promise<void>,
+  keepLf: boolean,
+): Promise<TemplateHits[] | null> {
+  const { opts } = r;
+  const plan = planSplit(
+    opts.log,
+    r.size,
+    tuning.share,
+    tuning.checkpointBytes,
+    tuning.warmBytes,
+  );
+  worker.start({
+    type: "start",
+    opts,
+    spec: r.spec,
+    detector: r.detectorOptions,
+    useDns: r.useDns,
+    now: r.now,
+    maxPrint: r.maxPrint,
+    path: opts.log,
+    warmStart: plan.warmStart,
+    checkpoints: plan.checkpoints,
+  });
+  let from = 0;
+  try {
+    for (let i = 0; i < plan.checkpoints.length; i++) {
+      const at = plan.checkpoints[i]!;
+      await forEachFileLine(opts.log, opts.encoding, onLine, false, keepLf, {
+        start: from,
+        end: at,
+      });
+      from = at;
+      const m = await worker.next();
+      if (m.type !== "fingerprint" || m.index !== i) break;
+      if (m.fingerprint !== filter.stateFingerprint()) continue;
+      let done = await worker.next();
+      while (done.type === "fingerprint") done = await worker.next(); // those of later checkpoints
+      if (done.type !== "done") break;
+      for (const s of done.segments.slice(i)) addStats(stats, s, r.maxPrint, opts);
+      tuning.onSplit?.(i);
+      return done.templateHits;
+    }
+  } finally {
+    worker.close();
+  }
+  await forEachFileLine(opts.log, opts.encoding, onLine, false, keepLf, {
+    start: from,
+    end: Infinity,
+  });
+  tuning.onSplit?.(-1);
+  return null;
 }
 
 /** True for a host name (not an address literal); cheap for the common IPv4 case. */
@@ -950,7 +1186,7 @@ function isHostName(h: string): boolean {
 }
 
 /** Passes dates through and remembers the last one (where the filter cut the line). */
-class DateSpy {
+export class DateSpy {
   last: DateMatch | null = null;
   readonly #dd: DateDetector;
   constructor(dd: DateDetector) {
@@ -972,7 +1208,7 @@ function jsonRecord(f: FailureMatch, lineNo: number): string {
 function printStats(
   opts: RegexOptions,
   spec: FilterSpec,
-  detector: DateDetector,
+  detector: { templateHits(): TemplateHits[] },
   stats: Stats,
   elapsed: number,
   maxPrint: number,

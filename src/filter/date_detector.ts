@@ -147,6 +147,32 @@ export class DateDetector {
     return this.#slots.map((s) => s.template.name);
   }
 
+  /**
+   * Everything that decides how the detector reads the lines still to come,
+   * as text: template order and statistics, where the last date was, the
+   * last local-time offset. Two detectors with equal fingerprints read the
+   * same lines the same way (`f2b regex` checks this before it takes the
+   * counts of a thread that started in the middle of a log).
+   */
+  stateFingerprint(): string {
+    this.#ensureTemplates();
+    const slots = this.#slots.map((s) =>
+      `${s.template.name}\u0001${s.hits}\u0001${s.lastUsed}\u0001${s.distance}\u0001${s.template.matchCount}`
+    );
+    return [
+      ...slots,
+      this.#lastPos,
+      this.#lastPrev,
+      this.#lastFirst,
+      this.#lastEnd,
+      this.#lastEndPrev,
+      this.#lastEndNext,
+      this.#lastIdx,
+      this.#firstUnused,
+      this.#local.lastOffset,
+    ].join("\u0002");
+  }
+
   /** Hits per template in the current order (fail2ban-regex's "Date template hits"). */
   templateHits(): TemplateHits[] {
     this.#ensureTemplates();

@@ -15,6 +15,8 @@ import type { DateMatch, FailureMatch, LineResult } from "./types.ts";
 export interface DateDetectorLike {
   /** Finds the date in `line`; `now` (epoch seconds) completes year-less dates. */
   match(line: string, now: number): DateMatch | null;
+  /** The detector's state as text (see `DateDetector.stateFingerprint`), when it keeps one. */
+  stateFingerprint?(): string;
 }
 
 /** Options of {@link Filter}. */
@@ -208,6 +210,15 @@ class MlfCache {
     return e ?? undefined;
   }
 
+  /** The entries, oldest first, as text (see `Filter.stateFingerprint`). */
+  fingerprint(): string {
+    const parts: string[] = [];
+    for (let e = this.#head; e !== null; e = e.next) {
+      parts.push(e.key, String(e.expires), JSON.stringify(e.fail, keepUndefined));
+    }
+    return parts.join("\u0001");
+  }
+
   /** Removes an entry that is in the cache. */
   delete(entry: MlfEntry): void {
     const first = this.#index.get(entry.hash)!;
@@ -252,6 +263,11 @@ class MlfCache {
     this.#index.set(hash, entry);
     this.#size++;
   }
+}
+
+/** A JSON replacer that writes undefined values (a key set to undefined is still a key, in order). */
+function keepUndefined(_key: string, value: unknown): unknown {
+  return value === undefined ? "\u0000undefined" : value;
 }
 
 const EMPTY: readonly number[] = [];
@@ -632,6 +648,23 @@ export class Filter {
     }
   }
 
+  /**
+   * Everything the filter carries from one line to the next, as text: the
+   * last date, the multi-line buffer and the `<F-MLFID>` cache (with the
+   * date detector's own state when it has one). Two filters built from the
+   * same spec and options with equal fingerprints give the same results for
+   * the same lines from then on: `f2b regex` compares them before it adds up
+   * the counts of a thread that started in the middle of a log.
+   */
+  stateFingerprint(): string {
+    return [
+      String(this.#lastDate),
+      this.#maxLines > 1 ? JSON.stringify(this.#buffer) : "",
+      this.#mlf.fingerprint(),
+      this.#dd?.stateFingerprint?.() ?? "",
+    ].join("\u0003");
+  }
+
   /** Number of failregexes (for per-regex statistics). */
   get failRegexCount(): number {
     return this.#fail.length;
@@ -830,19 +863,24 @@ export class Filter {
       }
     }
     const firstMask = this.#firstMask;
-    let mask = 0;
+    const fails = this.#fail;
+    // with the first-character mask: the failregexes still to try for this buffer
+    // (bit i: failregex i), visited set bit by set bit
+    let bits = 0;
     let maskBuf: string | null = null;
-    for (let idx = 0; idx < this.#fail.length; idx++) {
-      const fr = this.#fail[idx]!;
+    for (let idx = 0; idx < fails.length; idx++) {
       if (buf === null) buf = joinBuf(this.#buffer);
       if (firstMask !== null) {
         if (buf !== maskBuf) {
           maskBuf = buf;
           const ch = buf.charCodeAt(0);
-          mask = firstMask[ch < 128 ? ch : 128]!;
+          bits = firstMask[ch < 128 ? ch : 128]! & (-1 << idx);
         }
-        if (((mask >>> idx) & 1) === 0) continue;
+        if (bits === 0) break;
+        idx = 31 - Math.clz32(bits & -bits);
+        bits &= bits - 1;
       }
+      const fr = fails[idx]!;
       const s = search(fr, buf, org);
       if (s === null) continue;
       let fail = groupsOf(fr, s.m, s.v, undefined, pre);

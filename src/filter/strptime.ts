@@ -331,6 +331,11 @@ export class LocalTime {
   /** Local day of month of "now". */
   nowDay = 0;
 
+  /** The offset the last wall time was read with (it decides ambiguous times at a change of offset). */
+  get lastOffset(): number | null {
+    return this.#lastOffset;
+  }
+
   /** Sets the reference time (epoch seconds) and its local calendar fields. */
   setNow(now: number): void {
     if (now === this.#now) return;
