@@ -75,6 +75,8 @@ export interface RegexOptions {
   maxlines: number;
   journalmatch: string | null;
   logLevel: string;
+  /** `-l` as a number (50 critical … 10 debug, 7 tracedebug, 5 heavydebug). */
+  logLevelNo: number;
   verbose: number;
   verboseDate: boolean;
   checkAll: boolean;
@@ -86,6 +88,8 @@ export interface RegexOptions {
   printAllMatched: boolean;
   printAllMissed: boolean;
   printAllIgnored: boolean;
+  /** `-D`: each printed line with each regex and a debuggex.com link to try them there. */
+  debuggex: boolean;
 }
 
 /** A command line that cannot run; `usage` says whether to print the help first. */
@@ -137,7 +141,11 @@ Options:
   -m JOURNALMATCH, --journalmatch=JOURNALMATCH
                         journalctl matches (systemd journal only)
   -l LOG_LEVEL, --log-level=LOG_LEVEL
-                        log level (default critical)
+                        log level (default critical): info lists the
+                        filter files read, debug the filter set-up,
+                        tracedebug each match, heavydebug each line
+  -D, --debuggex        with the printed lines: each regex and a
+                        debuggex.com link to try it on the line
   -V                    print the version in short form and exit
   -v, --verbose         more output (repeat for more)
   --verbosity=VERBOSE   verbosity level (0..4)
@@ -158,15 +166,62 @@ Options:
   --full-traceback      accepted for compatibility
 `;
 
-const LOG_LEVELS = new Set([
-  "CRITICAL",
-  "ERROR",
-  "WARNING",
-  "WARN",
-  "NOTICE",
-  "INFO",
-  "FATAL",
-]);
+/** fail2ban's log levels (Python's, with NOTICE, TRACEDEBUG and HEAVYDEBUG). */
+const LEVEL = {
+  CRITICAL: 50,
+  FATAL: 50,
+  ERROR: 40,
+  WARNING: 30,
+  WARN: 30,
+  NOTICE: 25,
+  INFO: 20,
+  DEBUG: 10,
+  TRACEDEBUG: 7,
+  HEAVYDEBUG: 5,
+  NOTSET: 0,
+} as const;
+
+/** Formats a log message (level, logger name, text), or gives null when `-l` holds it back. */
+export type RegexLog = (level: number, name: string, message: string) => string | null;
+
+const NO_LOG: RegexLog = () => null;
+
+/** Python logging's name of a level number. */
+function levelName(level: number): string {
+  for (const [name, n] of Object.entries(LEVEL)) if (n === level && name !== "FATAL") return name;
+  return `Level ${level}`;
+}
+
+/**
+ * The `-l` log: messages at or above `threshold`, for standard output, in
+ * fail2ban-regex's format (`2005-08-14 10:00:00,000 fail2ban.filter [pid]:
+ * DEBUG   D: message`; shorter with `-vv`).
+ */
+function regexLog(threshold: number, verbose: number): RegexLog {
+  if (threshold >= LEVEL.CRITICAL) return NO_LOG;
+  return (level, name, message) => {
+    if (level < threshold) return null;
+    const d = new Date();
+    const p2 = (n: number) => String(n).padStart(2, "0");
+    const asctime = `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())} ${
+      p2(d.getHours())
+    }:${p2(d.getMinutes())}:${p2(d.getSeconds())},${String(d.getMilliseconds()).padStart(3, "0")}`;
+    const lname = levelName(level);
+    if (verbose > 1) {
+      return ` ${asctime.padEnd(15)} ${Deno.pid.toString(16).toUpperCase()} ${
+        lname.slice(0, 5).padEnd(5)
+      }  ${message}`;
+    }
+    return `${asctime} ${name.padEnd(24)}[${Deno.pid}]: ${lname.padEnd(7)} ${lname[0]}: ${message}`;
+  };
+}
+
+/** A `-l` value as a level number (a name or a number), or null. */
+function parseLogLevel(text: string): number | null {
+  if (/^\d+$/.test(text)) return Number(text);
+  const n = (LEVEL as Record<string, number>)[text.toUpperCase()];
+  return n === undefined ? null : n;
+}
 
 /** Reads `--now`: epoch seconds or an ISO date (local time unless it names a zone). */
 export function parseNow(text: string): number {
@@ -224,6 +279,7 @@ export function parseRegexArgs(
         "print-all-matched": { type: "boolean" },
         "print-all-missed": { type: "boolean" },
         "print-all-ignored": { type: "boolean" },
+        debuggex: { type: "boolean", short: "D" },
         "log-traceback": { type: "boolean", short: "t" },
         "full-traceback": { type: "boolean" },
       },
@@ -262,8 +318,14 @@ export function parseRegexArgs(
     }
   }
   const logLevel = (v["log-level"] ?? "critical").toUpperCase();
-  if (!LOG_LEVELS.has(logLevel) && !/^\d+$/.test(logLevel)) {
-    throw new RegexUsageError(`ERROR: Invalid log level "${v["log-level"]}"`, false);
+  const logLevelNo = parseLogLevel(logLevel);
+  if (logLevelNo === null) {
+    throw new RegexUsageError(
+      `ERROR: Invalid log level "${
+        v["log-level"]
+      }" (one of critical, error, warning, notice, info, debug, tracedebug, heavydebug, or a number)`,
+      false,
+    );
   }
   if (v.json && v.out !== undefined) {
     throw new RegexUsageError("ERROR: --json and -o/--out are mutually exclusive.");
@@ -281,6 +343,7 @@ export function parseRegexArgs(
     maxlines,
     journalmatch: v.journalmatch ?? null,
     logLevel,
+    logLevelNo,
     verbose,
     verboseDate: (v["verbose-date"] ?? false) || (v.VD ?? false),
     checkAll: !(v["no-check-all"] ?? false),
@@ -292,7 +355,70 @@ export function parseRegexArgs(
     printAllMatched: v["print-all-matched"] ?? false,
     printAllMissed: v["print-all-missed"] ?? false,
     printAllIgnored: v["print-all-ignored"] ?? false,
+    debuggex: v.debuggex ?? false,
   };
+}
+
+/**
+ * fail2ban-regex's `-D` link: the line and the regex (tags expanded) on
+ * debuggex.com, form-encoded as Python's urlencode does (space as "+",
+ * letters, digits and `_.-~` kept, every other byte as %XX; the line in the
+ * log's encoding, characters it cannot hold left out).
+ */
+export function debuggexUrl(
+  line: string,
+  regex: string,
+  multiline: boolean,
+  useDns: string,
+  encoding = "UTF-8",
+): string {
+  let expanded: string;
+  try {
+    expanded = expandTags(regex, useDns);
+  } catch {
+    expanded = regex;
+  }
+  const args = [
+    `re=${formEncode(new TextEncoder().encode(expanded))}`,
+    `str=${formEncode(encodeAs(line, encoding))}`,
+    "flavor=python",
+  ];
+  if (multiline) args.push("flags=m");
+  return "https://www.debuggex.com/?" + args.join("&");
+}
+
+/** Text as bytes of `encoding`: UTF-8, or one byte per character for the Latin encodings. */
+function encodeAs(text: string, encoding: string): Uint8Array {
+  let name = "utf-8";
+  try {
+    name = new TextDecoder(encoding).encoding;
+  } catch {
+    // unknown: UTF-8
+  }
+  if (name === "utf-8" || name.startsWith("utf-16")) return new TextEncoder().encode(text);
+  const decoder = new TextDecoder(name);
+  const table = new Map<string, number>();
+  for (let b = 0; b < 256; b++) table.set(decoder.decode(new Uint8Array([b])), b);
+  const out: number[] = [];
+  for (const ch of text) {
+    const b = table.get(ch);
+    if (b !== undefined) out.push(b);
+  }
+  return new Uint8Array(out);
+}
+
+/** Python's `quote_plus` of bytes. */
+function formEncode(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) {
+    if (
+      (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) ||
+      b === 95 || b === 46 || b === 45 || b === 126
+    ) s += String.fromCharCode(b);
+    else if (b === 32) s += "+";
+    else s += "%" + b.toString(16).toUpperCase().padStart(2, "0");
+  }
+  return s;
 }
 
 /** fail2ban-regex's shortening of long values in its header. */
@@ -336,7 +462,12 @@ export interface ResolvedFilter {
  *
  * @throws {RegexUsageError} when the filter cannot be read
  */
-export function resolveFilter(value: string, configDir: string): ResolvedFilter {
+export function resolveFilter(
+  value: string,
+  configDir: string,
+  format: RegexLog = NO_LOG,
+  showRealOptions = false,
+): ResolvedFilter {
   let fltFile: string | null = null;
   let fltName = value;
   let fltOpt: Record<string, string> = {};
@@ -405,13 +536,37 @@ export function resolveFilter(value: string, configDir: string): ResolvedFilter 
   }
   if (optText) header.push(optText);
   let spec: FilterSpec;
+  // log lines go between the header lines, where fail2ban-regex prints them
+  const log = (level: number, name: string, message: string) => {
+    const line = format(level, name, message);
+    if (line !== null) header.push(line);
+  };
+  log(
+    LEVEL.INFO,
+    "fail2ban.configreader",
+    `Loading configs for filter.d/${reference} under ${dir}`,
+  );
+  const onRead = (files: readonly string[]) => {
+    log(LEVEL.DEBUG, "fail2ban.configreader", `Reading config files: ${files.join(", ")}`);
+    log(
+      LEVEL.INFO,
+      "fail2ban.configparserinc",
+      `  Loading files: [${files.map((f) => `'${f}'`).join(", ")}]`,
+    );
+  };
   try {
-    spec = readFilter(dir, { name: reference, options: fltOpt });
+    spec = readFilter(dir, { name: reference, options: fltOpt }, {}, { onRead });
   } catch (e) {
     throw new RegexUsageError(
       `Wrong config file: ${(e as Error).message}\nERROR: failed to load filter ${value}`,
       false,
     );
+  }
+  if (showRealOptions) {
+    const real = ["logtype", "datepattern", ...Object.keys(fltOpt)]
+      .filter((k, i, all) => all.indexOf(k) === i && spec.options[k] !== undefined)
+      .map((k) => `${pyStr(k)}: ${pyStr(spec.options[k]!)}`);
+    header.push(`Real  filter options : {${real.join(", ")}}`);
   }
   return { spec, header, fromFile: true };
 }
@@ -707,7 +862,8 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
   // a large log file in a plain summary: a worker reads its second part (it starts
   // loading now, while this thread reads the filter)
   const tuning = io.split ?? {};
-  const worker = summary && opts.verbose === 0 && splitWorthIt(opts, tuning)
+  const worker = summary && opts.verbose === 0 && opts.logLevelNo > LEVEL.TRACEDEBUG &&
+      splitWorthIt(opts, tuning)
     ? new RegexWorker()
     : null;
   let workerHits: TemplateHits[] | null = null;
@@ -732,7 +888,17 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
     detector = new DateDetector(detectorOptions);
     say(describe(opts.datepattern, detector));
   }
-  const resolved = resolveFilter(opts.regex, opts.config);
+  const format = regexLog(opts.logLevelNo, opts.verbose);
+  const log = (level: number, name: string, message: string) => {
+    const line = format(level, name, message);
+    if (line !== null) out.line(line);
+  };
+  const resolved = resolveFilter(
+    opts.regex,
+    opts.config,
+    format,
+    opts.verbose > 1 || opts.logLevelNo <= LEVEL.DEBUG,
+  );
   const spec = resolved.spec;
   for (const h of resolved.header) say(h);
   if (resolved.fromFile && !opts.maxlines && spec.options.maxlines !== undefined) {
@@ -766,6 +932,9 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
     spec,
     regexFilterOptions(opts, spec, found ?? detector, useDns, summary),
   );
+  log(LEVEL.DEBUG, "fail2ban.filter", `Setting usedns = ${useDns} for Filter(${spec.name})`);
+  log(LEVEL.DEBUG, "fail2ban.filter", `Created Filter(${spec.name})`);
+  log(LEVEL.INFO, "fail2ban.filter", `  maxLines: ${spec.maxlines}`);
   const prefRe = retestPref ? compileForStats(spec.prefregex!.pattern, useDns) : null;
   const now = opts.now ?? (io.clock ?? SYSTEM_CLOCK).now();
   const maxPrint = opts.maxlines || 20;
@@ -785,6 +954,7 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
     found,
     stats,
     maxPrint,
+    trace: opts.logLevelNo <= LEVEL.TRACEDEBUG ? lineTrace(opts.logLevelNo, log) : null,
   });
 
   const t0 = performance.now();
@@ -860,6 +1030,8 @@ export interface CountContext {
   found: DateSpy | null;
   stats: Stats;
   maxPrint: number;
+  /** Logs each line and its result (`-l tracedebug`/`heavydebug`), or null. */
+  trace?: ((line: string, r: LineResult) => void) | null;
 }
 
 /**
@@ -882,6 +1054,7 @@ export function lineCounter(c: CountContext): {
 } {
   const { opts, spec, filter, now, useDns, summary, fmt, out, needPref, prefRe, found, stats } = c;
   const maxPrint = c.maxPrint;
+  const trace = c.trace ?? null;
 
   const resolveNames = !opts.raw && (useDns === "yes" || useDns === "warn");
   const dnsCache = new Map<string, string[]>();
@@ -932,6 +1105,7 @@ export function lineCounter(c: CountContext): {
   const onLine = (line: string, lineNo: number): void | Promise<void> => {
     if (isSkippedLine(line)) return;
     const r0: LineResult = filter.processLine(line, now);
+    if (trace) trace(line, r0);
     const failures = r0.failures;
     // a failregex match that gave no failure (no id yet) counts as ignored, as fail2ban-regex does
     const idless = failures.length === 0 && r0.matchedRegexes.length > 0 && !r0.ignored;
@@ -1030,6 +1204,35 @@ export function lineCounter(c: CountContext): {
     }
   };
   return { onLine, keepLf };
+}
+
+/** The per-line log of `-l tracedebug` (each failure found) and `-l heavydebug` (each line too). */
+function lineTrace(
+  threshold: number,
+  log: (level: number, name: string, message: string) => void,
+): (line: string, r: LineResult) => void {
+  return (line, r) => {
+    const text = line.charCodeAt(line.length - 1) === 10 ? line.slice(0, -1) : line;
+    if (threshold <= LEVEL.HEAVYDEBUG) {
+      log(LEVEL.HEAVYDEBUG, "fail2ban.filter", `Working on line ${pyStr(text)}`);
+      if (r.dateTemplate !== null) {
+        log(LEVEL.HEAVYDEBUG, "fail2ban.filter", `  Date ${r.time} by template ${r.dateTemplate}`);
+      }
+    }
+    if (r.ignored) {
+      log(LEVEL.TRACEDEBUG, "fail2ban.filter", `  Line ignored by ignoreregex: ${pyStr(text)}`);
+    }
+    for (const f of r.failures) {
+      const data = Object.entries(f.data).map(([k, v]) => `${pyStr(k)}: ${pyStr(v)}`).join(", ");
+      log(
+        LEVEL.TRACEDEBUG,
+        "fail2ban.filter",
+        `  Matched failregex ${f.regexIndex + 1}: id ${pyStr(f.fid)}, host ${
+          f.host === null ? "None" : pyStr(f.host)
+        }, time ${f.time}, data {${data}}`,
+      );
+    }
+  };
 }
 
 /** Counts of no line yet. */
@@ -1279,7 +1482,17 @@ function printStats(
   ) => {
     if (!count) return;
     const header = `${kind[0]!.toUpperCase()}${kind.slice(1)} line(s):`;
-    if (count < maxPrint || all) emit(pprintList(lines.map((l) => l.trimEnd()), header));
+    if ((count < maxPrint || all) && opts.debuggex) {
+      const regexes = kind === "ignored" ? spec.ignoreregex : spec.failregex;
+      const multi = spec.maxlines > 1;
+      const rows = lines.flatMap((l) =>
+        regexes.map((r) =>
+          `${l} | ${r.pattern} |  ${debuggexUrl(l, r.pattern, multi, useDns, opts.encoding)}`
+            .trimEnd()
+        )
+      );
+      emit(pprintList(rows, header));
+    } else if (count < maxPrint || all) emit(pprintList(lines.map((l) => l.trimEnd()), header));
     else {out.line(
         `${header} too many to print.  Use --print-all-${kind} to print all ${count} lines`,
       );}

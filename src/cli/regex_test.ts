@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  debuggexUrl,
   forEachFileLine,
   parseNow,
   parseRegexArgs,
@@ -375,4 +376,64 @@ Deno.test("runRegexCommand exits 255 with a message for bad input", async () => 
   const badDate = await runCaptured(["-d", "%Q", "some line", "from <HOST>"]);
   assert.equal(badDate.code, 255);
   assert.match(badDate.out, /unknown directive "%Q"/);
+});
+
+Deno.test("debuggexUrl encodes as Python's urlencode, with tags expanded", () => {
+  const url = debuggexUrl("a b~c*é", "^x <F-USER>\\S+</F-USER> y$", false, "warn");
+  assert.equal(
+    url,
+    "https://www.debuggex.com/?re=%5Ex+%28%3FP%3Cuser%3E%5CS%2B%29+y%24&str=a+b~c%2A%C3%A9&flavor=python",
+  );
+  assert.ok(debuggexUrl("x", "x", true, "warn").endsWith("&flavor=python&flags=m"));
+  assert.ok(debuggexUrl("é", "x", false, "warn", "latin1").includes("&str=%E9&"));
+});
+
+Deno.test("regex -D prints each missed line with each failregex and its debuggex link", async () => {
+  await withTempDir(async (dir) => {
+    const log = join(dir, "a.log");
+    await Deno.writeTextFile(log, "2005-08-14 10:00:00 nothing here\n");
+    const { code, out } = await runCaptured([
+      "-D",
+      "--now",
+      String(NOW),
+      log,
+      "fail from <HOST>",
+    ]);
+    assert.equal(code, 0);
+    assert.match(
+      out,
+      /\|- Missed line\(s\):\n\|  2005-08-14 10:00:00 nothing here \| fail from <HOST> \|  https:\/\/www\.debuggex\.com\/\?re=fail\+from\+%28%3F%3A.*&str=2005-08-14\+10%3A00%3A00\+nothing\+here&flavor=python\n`-/,
+    );
+  });
+});
+
+Deno.test("regex -l: info lists the filter files, debug the set-up, tracedebug each failure", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(join(dir, "filter.d"));
+    const conf = join(dir, "filter.d", "demo.conf");
+    await Deno.writeTextFile(conf, "[Definition]\nfailregex = <mode> from <HOST>$\nmode = bad\n");
+    const log = join(dir, "a.log");
+    await Deno.writeTextFile(log, "2005-08-14 10:00:00 worse from 192.0.2.7\n");
+    const base = ["--now", String(NOW), "-c", dir, log, "demo[mode=worse]"];
+    const quiet = await runCaptured(base);
+    assert.doesNotMatch(quiet.out, /fail2ban\.|Real  filter options/);
+    const info = await runCaptured(["-l", "info", ...base]);
+    assert.match(
+      info.out,
+      /fail2ban\.configreader +\[\d+\]: INFO +I: Loading configs for filter\.d\/demo/,
+    );
+    assert.ok(info.out.includes(`  Loading files: ['${conf}']`));
+    assert.doesNotMatch(info.out, /DEBUG|Real  filter options/);
+    const debug = await runCaptured(["-l", "DEBUG", ...base]);
+    assert.match(debug.out, /DEBUG +D: Created Filter\(demo\)/);
+    assert.ok(debug.out.includes("Real  filter options : {'logtype': 'file', 'mode': 'worse'}"));
+    const trace = await runCaptured(["-l", "tracedebug", ...base]);
+    assert.match(trace.out, /TRACEDEBUG T:   Matched failregex 1: id '192\.0\.2\.7'/);
+    assert.doesNotMatch(trace.out, /Working on line/);
+    const heavy = await runCaptured(["-l", "5", ...base]);
+    assert.match(heavy.out, /HEAVYDEBUG H: Working on line '2005-08-14 10:00:00 worse from/);
+    const bad = await runCaptured(["-l", "loud", ...base]);
+    assert.equal(bad.code, 255);
+    assert.match(bad.out + bad.err, /Invalid log level "loud" \(one of critical, .*heavydebug/);
+  });
 });

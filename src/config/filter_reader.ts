@@ -37,6 +37,8 @@ function isFile(p: string): boolean {
 export interface FilterReaderOptions {
   /** Parsed-file cache shared between readers. */
   cache?: Map<string, IniFile | null>;
+  /** Told the files {@link readFilter} read, in merge order (`f2b regex -l info` lists them). */
+  onRead?: (files: readonly string[]) => void;
 }
 
 /**
@@ -259,6 +261,7 @@ export function readFilter(
   const ref = typeof reference === "string" ? parseReference(reference) : reference;
   const reader = new FilterReader(configDir, ref.name, { ...ref.options }, readerOptions);
   reader.read();
+  readerOptions.onRead?.(reader.files);
   reader.applyAutoOptions(jailOptions.backend ?? "auto");
   reader.getOptions(jailOptions, true);
   reader.getOptions(jailOptions);
