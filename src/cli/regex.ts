@@ -1074,7 +1074,7 @@ export function lineCounter(c: CountContext): {
   const withAddresses = async (r: LineResult): Promise<LineResult> => {
     const failures: FailureMatch[] = [];
     for (const f of r.failures) {
-      if (f.host === null || !isHostName(f.host)) {
+      if (f.host === null || f.hostFromName === false || !isHostName(f.host)) {
         failures.push(f);
         continue;
       }
@@ -1091,8 +1091,8 @@ export function lineCounter(c: CountContext): {
   };
   const needsDns = (failures: FailureMatch[]) => {
     for (let i = 0; i < failures.length; i++) {
-      const h = failures[i]!.host;
-      if (h !== null && isHostName(h)) return true;
+      const f = failures[i]!;
+      if (f.host !== null && f.hostFromName !== false && isHostName(f.host)) return true;
     }
     return false;
   };

@@ -541,6 +541,15 @@ export class PatternTemplate extends DateTemplate {
     // after the seconds: the line end, or a space not followed by "2" (no fraction, no year)
     if (line.length > 15 && (line.charCodeAt(15) !== 32 || line.charCodeAt(16) === 50)) return -1;
     this.matchCount++;
+    // the same second as the last line (most lines of a busy log): the same time, and
+    // converting it again would leave the local-time state as the last conversion did
+    const fields = ((month * 32 + day) * 24 + h1 * 10 + h2) * 3600 + (m1 * 10 + m2) * 60 +
+      s1 * 10 + s2;
+    const last = this.#lastFast;
+    if (
+      fields === last.fields && now === last.now && local === last.local &&
+      defaultZone === last.zone && local.lastOffset === last.offset
+    ) return 15;
     local.setNow(now);
     this.fastTime = civilToTime(
       local.nowYear,
@@ -555,8 +564,22 @@ export class PatternTemplate extends DateTemplate {
       defaultZone,
       local,
     );
+    last.fields = fields;
+    last.now = now;
+    last.local = local;
+    last.zone = defaultZone;
+    last.offset = local.lastOffset;
     return 15;
   }
+
+  /** What the last {@link PatternTemplate.fastMatch} conversion started from and left behind. */
+  readonly #lastFast: {
+    fields: number;
+    now: number;
+    local: LocalTime | null;
+    zone: number | null;
+    offset: number | null;
+  } = { fields: -1, now: NaN, local: null, zone: null, offset: null };
 
   /** Converts the matched fields (see {@link fieldsToTime}). */
   toTime(m: TemplateMatch, now: number, defaultZone: number | null, local: LocalTime): number {

@@ -175,6 +175,9 @@ interface MlfEntry {
   same: MlfEntry | null;
 }
 
+/** Lines after which a filter decides whether its literal prefilter pays (see `Filter.#samplePrefilter`). */
+const PREFILTER_SAMPLE = 4096;
+
 /** Most multi-line failure ids kept; the oldest go first. */
 const MLF_MAX = 100;
 
@@ -579,7 +582,10 @@ export class Filter {
    * them); null when some failregex needs none, with multi-line buffers, or
    * when a required text holds a newline.
    */
-  readonly #prefilter: RegExp | null;
+  #prefilter: RegExp | null;
+  /** Lines the prefilter has tested and let through (see `#samplePrefilter`). */
+  #prefilterTested = 0;
+  #prefilterPassed = 0;
   #prefMatched: boolean | null = null;
   /** The buffer text the last line's regexes saw first (before a prefregex content replacement). */
   #lastBuf = "";
@@ -832,8 +838,12 @@ export class Filter {
     // no failregex can match without one of its required texts: skip the regexes
     // (on the line without its date: every buffer a failregex sees, the
     // prefregex's content too, is that text or part of it, and a newline)
-    if (this.#prefilter !== null && !this.#prefilter.test(tl.text)) {
-      return this.#done(list, matched, ignored);
+    if (this.#prefilter !== null) {
+      if (!this.#prefilter.test(tl.text)) {
+        if (this.#prefilterTested < PREFILTER_SAMPLE) this.#prefilterTested++;
+        return this.#done(list, matched, ignored);
+      }
+      if (this.#prefilterTested < PREFILTER_SAMPLE) this.#samplePrefilter();
     }
     let pre: Groups | null = null;
     const pc = this.#pref;
@@ -924,6 +934,20 @@ export class Filter {
     return this.#done(list, matched, ignored);
   }
 
+  /**
+   * Counts a line the prefilter let through; after {@link PREFILTER_SAMPLE}
+   * lines, drops the prefilter when it let most through and a cheap
+   * prefregex (the `contentTail` form) decides first anyway: then it costs
+   * more than it saves. Results are the same with or without it.
+   */
+  #samplePrefilter(): void {
+    this.#prefilterPassed++;
+    if (++this.#prefilterTested < PREFILTER_SAMPLE) return;
+    if (this.#prefilterPassed * 2 > PREFILTER_SAMPLE && this.#pref?.contentTail) {
+      this.#prefilter = null;
+    }
+  }
+
   /** The buffer holding only the prefregex's content. */
   #contentBuffer(repl: string): BufLine[] {
     const one = this.#oneContent;
@@ -955,6 +979,7 @@ export class Filter {
         lines: NO_TEXT,
         data: nofail ? { nofail: String(nofail) } : NO_DATA,
         regexIndex,
+        hostFromName: host !== null && fail.ip4 == null && fail.ip6 == null,
       };
     }
     const data: Record<string, string> = {};
@@ -977,6 +1002,7 @@ export class Filter {
       lines: ((fail.matches as BufLine[] | undefined) ?? []).map((l) => l.full),
       data,
       regexIndex,
+      hostFromName: host !== null && fail.ip4 == null && fail.ip6 == null,
     };
     if (users !== undefined) out.users = users;
     return out;

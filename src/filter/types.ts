@@ -35,6 +35,11 @@ export interface FailureMatch {
   users?: string[];
   /** Index of the failregex that matched. */
   regexIndex: number;
+  /**
+   * False when the host text came from an address group (`<IP4>`, `<IP6>`, the
+   * address part of `<HOST>`): only a host name group's text may need a DNS lookup.
+   */
+  hostFromName?: boolean;
 }
 
 /** The outcome of one log line through a filter. */
