@@ -10,6 +10,10 @@ import assert from "node:assert/strict";
 import { sendCommand, ServerUnreachableError } from "../src/client/control_client.ts";
 import { dumpConfig } from "../src/config/command_stream.ts";
 import { MOD, read, Server, stamp, V8, waitFor, writeServerConf } from "./security_harness.ts";
+import { expandTags } from "../src/filter/filter_tags.ts";
+
+/** `<HOST>` as the server answers it for jail alpha (expanded, as fail2ban does; usedns no). */
+const HOST_RE = expandTags("<HOST>", "no");
 
 const PROMPT = "fail2ban> ";
 
@@ -285,11 +289,11 @@ Deno.test({
         [`set alpha ignorecache 'key="<ip>", max-count=100, max-time=5m'`, "['<ip>', 100, 300]"],
         [
           "get alpha failregex",
-          "The following regular expression are defined:\n`- [0]: ^\\s*auth failure for user \\S+ from <HOST>$",
+          `The following regular expression are defined:\n\`- [0]: ^\\s*auth failure for user \\S+ from ${HOST_RE}$`,
         ],
         [
           "set alpha addfailregex '^\\s*bad login from <HOST>$'",
-          "The following regular expression are defined:\n|- [0]: ^\\s*auth failure for user \\S+ from <HOST>$\n`- [1]: ^\\s*bad login from <HOST>$",
+          `The following regular expression are defined:\n|- [0]: ^\\s*auth failure for user \\S+ from ${HOST_RE}$\n\`- [1]: ^\\s*bad login from ${HOST_RE}$`,
         ],
         ["set alpha addfailregex '^bad('", /^Cannot translate regex/],
         ["set alpha delfailregex 7", /^Invalid index 7/],
@@ -404,7 +408,7 @@ Deno.test({
           `set gamma addlogpath ${dir}/extra.log`,
           `Current monitored log file(s):\n\`- ${dir}/extra.log`,
         ],
-        ["set gamma addfailregex '^\\s*oops from <HOST>$'", /\[0\]: \^\\s\*oops from <HOST>\$/],
+        ["set gamma addfailregex '^\\s*oops from <HOST>$'", /\[0\]: \^\\s\*oops from \(\?:/],
         ["set gamma maxretry 1", "1"],
         ["set gamma addaction rec", "rec"],
         [`set gamma action rec actionban 'echo "gamma <ip>" >> ${dir}/actions.txt'`, /gamma/],

@@ -346,17 +346,14 @@ Deno.test({
       // version: each server answers its own version.
       assert.match(fb[0]!, /^\d+\.\d+\.\d+$/);
       assert.match(f2b[0]!, /^\d+\.\d+\.\d+$/);
-      // failregex with tags: fail2ban answers the regex with <HOST> expanded into its own host
-      // regex (GPL text f2b does not copy); f2b answers the regex as configured. The frame is
-      // the same.
-      assert.match(
-        fb[1]!,
-        /^The following regular expression are defined:\n`- \[0\]: .* from \(\?:/,
-      );
-      assert.equal(
-        f2b[1],
-        "The following regular expression are defined:\n`- [0]: ^\\s*auth failure for user \\S+ from <HOST>$",
-      );
+      // failregex with tags: both answer the regex with <HOST> expanded, each into its own host
+      // regex (fail2ban's is GPL text f2b does not copy); the frame is the same.
+      for (const answer of [fb[1]!, f2b[1]!]) {
+        assert.match(
+          answer,
+          /^The following regular expression are defined:\n`- \[0\]: \^\\s\*auth failure for user \\S\+ from \(\?:.*\(\?P<ip4>.*\(\?P<ip6>.*\(\?P<dns>/,
+        );
+      }
       // --with-time: the ban times are each server's own clock; the format is the same.
       const withTime =
         /^192\.0\.2\.[12] \t\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+ 3600 = \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n192\.0\.2\.[12] \t.* \+ 3600 = .*$/;

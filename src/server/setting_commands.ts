@@ -13,6 +13,7 @@ import type { ActionSpec, JailSpec, RegexSource } from "../config/types.ts";
 import type { BanTicket } from "../ipc/messages.ts";
 import { parseIgnoreCache } from "../daemon/ignore_command.ts";
 import { templateFromPattern } from "../filter/date_templates.ts";
+import { expandTags } from "../filter/filter_tags.ts";
 import { canonicalAddress, isValidHostText, parseAddress } from "../net/ip_address.ts";
 import type { OptionalServerControl, ServerControl } from "./control.ts";
 
@@ -196,12 +197,18 @@ export function ignoreIpAnswer(ignoreip: string[]): string[] {
 }
 
 /**
- * Regexes as `get <JAIL> failregex|ignoreregex` answers them: as configured,
- * tags (`<HOST>`, `<F-USER>`…) in place. fail2ban answers them expanded, with
- * its own tag regexes, which f2b does not copy.
+ * Regexes as `get <JAIL> failregex|ignoreregex` answers them: as fail2ban
+ * does, with the tags (`<HOST>`, `<F-USER>`…) expanded into the regexes the
+ * filter runs (f2b's own host regexes, for the jail's `usedns`).
  */
-export function regexAnswer(regexes: RegexSource[]): string[] {
-  return regexes.map((r) => r.pattern);
+export function regexAnswer(regexes: RegexSource[], useDns: string): string[] {
+  return regexes.map((r) => {
+    try {
+      return expandTags(r.pattern, useDns);
+    } catch {
+      return r.pattern;
+    }
+  });
 }
 
 /** `get <JAIL> ignorecache`'s answer: `[key, max-count, max-time]`, or null when unset. */
@@ -273,9 +280,9 @@ function getJail(control: ServerControl, words: string[]): unknown {
     case "ignoreip":
       return ignoreIpAnswer(spec.ignoreip);
     case "failregex":
-      return regexAnswer(spec.filter.failregex);
+      return regexAnswer(spec.filter.failregex, spec.usedns);
     case "ignoreregex":
-      return regexAnswer(spec.filter.ignoreregex);
+      return regexAnswer(spec.filter.ignoreregex, spec.usedns);
     case "datepattern":
       return datePatternAnswer(spec.filter.datepattern);
     case "journalmatch":
@@ -490,24 +497,24 @@ function changeJail(
         spec: withFilter(spec, {
           failregex: [...spec.filter.failregex, { pattern: rest(), origin }],
         }),
-        answer: (s) => regexAnswer(s.filter.failregex),
+        answer: (s) => regexAnswer(s.filter.failregex, s.usedns),
       };
     case "delfailregex":
       return {
         spec: withFilter(spec, { failregex: removeAt(spec.filter.failregex, words) }),
-        answer: (s) => regexAnswer(s.filter.failregex),
+        answer: (s) => regexAnswer(s.filter.failregex, s.usedns),
       };
     case "addignoreregex":
       return {
         spec: withFilter(spec, {
           ignoreregex: [...spec.filter.ignoreregex, { pattern: rest(), origin }],
         }),
-        answer: (s) => regexAnswer(s.filter.ignoreregex),
+        answer: (s) => regexAnswer(s.filter.ignoreregex, s.usedns),
       };
     case "delignoreregex":
       return {
         spec: withFilter(spec, { ignoreregex: removeAt(spec.filter.ignoreregex, words) }),
-        answer: (s) => regexAnswer(s.filter.ignoreregex),
+        answer: (s) => regexAnswer(s.filter.ignoreregex, s.usedns),
       };
     case "addjournalmatch": {
       const match = rest();

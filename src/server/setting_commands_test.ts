@@ -7,6 +7,9 @@ import type { JailStatus, ReloadOptions, ServerControl } from "./control.ts";
 import { UnknownJailError } from "./control.ts";
 import { banWithTime, UnsupportedCommandError } from "./setting_commands.ts";
 import { testFilterSpec, testJailSpec } from "../../tests/_jail_spec.ts";
+import { expandTags } from "../filter/filter_tags.ts";
+
+const HOST_RE = expandTags("<HOST>", "warn");
 
 function jailSpec(name: string): JailSpec {
   return testJailSpec(name, {
@@ -215,7 +218,10 @@ Deno.test("get reads jail settings from the spec", async () => {
     assert.equal(await handleCommand(c, ["get", "sshd", "usedns"]), "warn");
     assert.equal(await handleCommand(c, ["get", "sshd", "ignoreself"]), true);
     assert.equal(await handleCommand(c, ["get", "sshd", "ignorecommand"]), false);
-    assert.deepEqual(await handleCommand(c, ["get", "sshd", "failregex"]), ["^Failed for <HOST>$"]);
+    // answered as fail2ban does: tags expanded (here for usedns warn)
+    assert.deepEqual(await handleCommand(c, ["get", "sshd", "failregex"]), [
+      `^Failed for ${HOST_RE}$`,
+    ]);
     assert.deepEqual(await handleCommand(c, ["get", "sshd", "logpath"]), ["/var/log/auth.log"]);
     assert.deepEqual(await handleCommand(c, ["get", "sshd", "actions"]), ["dummy"]);
     assert.equal(
@@ -247,10 +253,10 @@ Deno.test("set changes a jail through updateJail and answers the new value", asy
     assert.deepEqual(await handleCommand(c, ["set", "sshd", "delignoreip", "10.0.0.0/8"]), []);
     assert.deepEqual(
       await handleCommand(c, ["set", "sshd", "addfailregex", "^Bad", "user", "<HOST>$"]),
-      ["^Failed for <HOST>$", "^Bad user <HOST>$"],
+      [`^Failed for ${HOST_RE}$`, `^Bad user ${HOST_RE}$`],
     );
     assert.deepEqual(await handleCommand(c, ["set", "sshd", "delfailregex", "0"]), [
-      "^Bad user <HOST>$",
+      `^Bad user ${HOST_RE}$`,
     ]);
     assert.equal(await handleCommand(c, ["set", "sshd", "ignoreself", "false"]), false);
     assert.equal(
