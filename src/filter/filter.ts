@@ -900,8 +900,9 @@ export class Filter {
         if (!this.#checkAll) break;
         continue;
       }
-      if (matched === EMPTY) matched = [];
-      matched.push(idx);
+      // a literal of one: `[]` then push would allocate room for 17
+      if (matched === EMPTY) matched = [idx];
+      else matched.push(idx);
       if (noDate && date === null && this.#skipUndated) continue;
       if (!this.#checkAll || this.#maxLines > 1) {
         this.#buffer = s.unmatched;
@@ -926,8 +927,9 @@ export class Filter {
         if (!this.#keepNoFail) continue;
       }
       if (fail.nofail && !this.#keepNoFail) continue;
-      if (list.length === 0) list = [];
-      list.push(this.#toFailure(fail, id ?? null, host ?? null, date ?? now, idx));
+      const failure = this.#toFailure(fail, id ?? null, host ?? null, date ?? now, idx);
+      if (list.length === 0) list = [failure];
+      else list.push(failure);
       if (!this.#checkAll) break;
     }
     if (!this.#checkAll && list.length > 1) list = list.slice(0, 1);
