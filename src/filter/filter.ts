@@ -308,12 +308,17 @@ const SKIP_DATA = new Set([
   "nofail",
 ]);
 
-function compile(src: RegexSource, useDns: string, multiline: boolean): Compiled {
+function compile(
+  src: RegexSource,
+  useDns: string,
+  multiline: boolean,
+  keepGroup?: (pythonName: string) => boolean,
+): Compiled {
   const expanded = localizeFlags(expandTags(src.pattern, useDns));
   if (expanded.trim() === "") {
     throw new SyntaxError(`Cannot compile regex of ${src.origin}: empty regex`);
   }
-  const t = translatePythonRegex(expanded, src.origin, { multiline });
+  const t = translatePythonRegex(expanded, src.origin, { multiline, keepGroup });
   const num = t.numbered;
   const re = new RegExp(num?.source ?? t.source, t.flags);
   const names: [string, string][] = [];
@@ -380,6 +385,14 @@ function compile(src: RegexSource, useDns: string, multiline: boolean): Compiled
     tuple,
     source: src,
   };
+}
+
+/**
+ * The groups a filter without failure data reads: those of `MERGE_KEYS`,
+ * the `alt_`/`tuple_` groups that stand in for them, and `<SKIPLINES>`.
+ */
+function leanGroup(py: string): boolean {
+  return MERGE_KEYS.includes(py) || /^(?:alt_|tuple_|skiplines\d)/.test(py);
 }
 
 function hasIdGroup(c: Compiled): boolean {
@@ -620,9 +633,11 @@ export class Filter {
     this.#failureData = options.failureData ?? true;
     const useDns = options.useDns ?? "warn";
     const multi = this.#maxLines > 1;
-    this.#pref = spec.prefregex ? compile(spec.prefregex, useDns, false) : null;
-    this.#fail = spec.failregex.map((r) => compile(r, useDns, multi));
-    this.#ignore = spec.ignoreregex.map((r) => compile(r, useDns, false));
+    // without failure data only the groups that decide a failure are captured
+    const keep = this.#failureData ? undefined : leanGroup;
+    this.#pref = spec.prefregex ? compile(spec.prefregex, useDns, false, keep) : null;
+    this.#fail = spec.failregex.map((r) => compile(r, useDns, multi, keep));
+    this.#ignore = spec.ignoreregex.map((r) => compile(r, useDns, false, keep));
     if (!this.#failureData) this.#uniformShape();
     if (!this.#failureData && this.#maxLines === 1) {
       this.#oneLine = { text: "", full: "" };

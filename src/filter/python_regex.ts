@@ -81,6 +81,11 @@ export interface TranslateOptions {
   multiline?: boolean;
   /** Compile as with `re.IGNORECASE`. @default false */
   ignoreCase?: boolean;
+  /**
+   * Which named groups to keep capturing (by Python name); the others become
+   * non-capturing unless a back-reference needs them. @default every group
+   */
+  keepGroup?: (pythonName: string) => boolean;
 }
 
 type Node =
@@ -1153,7 +1158,11 @@ function translate(
   for (let c = firstCond(tree); c; c = firstCond(tree)) tree = expandCond(tree, c, fail);
   const renamed: Record<string, string> = {};
   const byNum = new Map<number, string>();
-  for (const [py, num] of p.names) byNum.set(num, jsName(py, renamed));
+  for (const [py, num] of p.names) {
+    // a named group nobody reads is printed non-capturing (cheaper to match, no substring)
+    if (options.keepGroup && !options.keepGroup(py) && !p.referenced.has(num)) continue;
+    byNum.set(num, jsName(py, renamed));
+  }
   const synthetic: string[] = [];
   for (const num of p.referenced) {
     if (!byNum.has(num)) {
