@@ -864,7 +864,7 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
   const tuning = io.split ?? {};
   const worker = summary && opts.verbose === 0 && opts.logLevelNo > LEVEL.TRACEDEBUG &&
       splitWorthIt(opts, tuning)
-    ? new RegexWorker()
+    ? startWorker()
     : null;
   let workerHits: TemplateHits[] | null = null;
   const say = (s: string) => {
@@ -1269,6 +1269,15 @@ export function regexFilterOptions(
     // multi-line statistics move the lines a failure took from missed to matched
     failureData: !summary || spec.maxlines > 1,
   };
+}
+
+/** The worker of a split read, or null when none can start (then one thread reads it all). */
+function startWorker(): RegexWorker | null {
+  try {
+    return new RegexWorker();
+  } catch {
+    return null;
+  }
 }
 
 /** Whether the log is a file large enough to split between two threads (see regex_parallel.ts). */
