@@ -24,6 +24,7 @@ import { type DateDetectorLike, Filter, type FilterOptions } from "../filter/fil
 import { expandTags, localizeFlags } from "../filter/filter_tags.ts";
 import { translatePythonRegex } from "../filter/python_regex.ts";
 import type { DateMatch, FailureMatch, LineResult } from "../filter/types.ts";
+import { LOG_LEVELS } from "../log/logger.ts";
 import { type Clock, SYSTEM_CLOCK } from "../util/clock.ts";
 import {
   addStats,
@@ -166,19 +167,13 @@ Options:
   --full-traceback      accepted for compatibility
 `;
 
-/** fail2ban's log levels (Python's, with NOTICE, TRACEDEBUG and HEAVYDEBUG). */
+/** The `-l` levels the regex command logs at (fail2ban's numbers, see `LOG_LEVELS`). */
 const LEVEL = {
-  CRITICAL: 50,
-  FATAL: 50,
-  ERROR: 40,
-  WARNING: 30,
-  WARN: 30,
-  NOTICE: 25,
-  INFO: 20,
-  DEBUG: 10,
-  TRACEDEBUG: 7,
-  HEAVYDEBUG: 5,
-  NOTSET: 0,
+  CRITICAL: LOG_LEVELS.CRITICAL!,
+  INFO: LOG_LEVELS.INFO!,
+  DEBUG: LOG_LEVELS.DEBUG!,
+  TRACEDEBUG: LOG_LEVELS.TRACEDEBUG!,
+  HEAVYDEBUG: LOG_LEVELS.HEAVYDEBUG!,
 } as const;
 
 /** Formats a log message (level, logger name, text), or gives null when `-l` holds it back. */
@@ -188,7 +183,9 @@ const NO_LOG: RegexLog = () => null;
 
 /** Python logging's name of a level number. */
 function levelName(level: number): string {
-  for (const [name, n] of Object.entries(LEVEL)) if (n === level && name !== "FATAL") return name;
+  for (const [name, n] of Object.entries(LOG_LEVELS)) {
+    if (n === level && name !== "FATAL" && name !== "WARN") return name;
+  }
   return `Level ${level}`;
 }
 
@@ -219,8 +216,7 @@ function regexLog(threshold: number, verbose: number): RegexLog {
 /** A `-l` value as a level number (a name or a number), or null. */
 function parseLogLevel(text: string): number | null {
   if (/^\d+$/.test(text)) return Number(text);
-  const n = (LEVEL as Record<string, number>)[text.toUpperCase()];
-  return n === undefined ? null : n;
+  return LOG_LEVELS[text.toUpperCase()] ?? null;
 }
 
 /** Reads `--now`: epoch seconds or an ISO date (local time unless it names a zone). */

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { exists } from "../config/config_reader.ts";
 import { runRegexCommand, type SplitTuning } from "./regex.ts";
 
 const NOW = 1795627000; // 2026-11-25: the generated "Nov" dates lie in the past
@@ -59,16 +60,7 @@ async function regex(args: string[], split: SplitTuning): Promise<string> {
   return out.replace(/\[processed in [\d.]+ sec\]/, "[processed in …]");
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await Deno.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const haveSshd = await exists(join(FILTERS, "sshd.conf"));
+const haveSshd = exists(join(FILTERS, "sshd.conf"));
 
 Deno.test({
   name: "regex split read: same output as one thread, whichever checkpoint matches",
@@ -115,12 +107,12 @@ Deno.test({
 
 Deno.test({
   name: "regex split read: fail2ban's sample logs give the same output as one thread",
-  ignore: !(await exists(SAMPLES)),
+  ignore: !exists(SAMPLES),
   async fn() {
     let compared = 0;
     for await (const e of Deno.readDir(SAMPLES)) {
       const filter = join(FILTERS, `${e.name}.conf`);
-      if (!e.isFile || !(await exists(filter))) continue;
+      if (!e.isFile || !(exists(filter))) continue;
       const args = [join(SAMPLES, e.name), filter];
       const alone = await regex(args, { off: true });
       const split = await regex(args, { minBytes: 0, share: 0.5, checkpointBytes: 512 });
