@@ -5,7 +5,7 @@
  * `<F-NOFAIL>` kept) and the way a jail runs it.
  *
  * ```sh
- * deno run -A --v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks \
+ * deno run -A --v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks,--allow-natives-syntax \
  *   scripts/bench_filter.ts [LOG] [FILTER]
  * ```
  *

@@ -5,7 +5,7 @@
  * shipped filter of config/filter.d in each of its modes. Reports the time
  * per line of the worst filter and shape.
  *
- * Run: deno run -A --v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks scripts/bench_hostile.ts [--json]
+ * Run: deno run -A --v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks,--allow-natives-syntax scripts/bench_hostile.ts [--json]
  *
  * @module
  */

@@ -41,7 +41,8 @@ const IGNORED = ["203.0.113.200", "2001:db8:ffff::200"];
 const BELOW = ["192.0.2.250", "2001:db8:eeee::250", "198.51.100.250"];
 
 const REPO = fromFileUrl(new URL("..", import.meta.url));
-const V8 = "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks";
+const V8 =
+  "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks,--allow-natives-syntax";
 
 const { values: opts } = parseArgs({
   args: Deno.args,

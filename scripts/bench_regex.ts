@@ -33,7 +33,8 @@ const GEN = Deno.env.get("F2B_BENCH_GEN") ?? join(REPO, "..", "shared", "bench",
 const FILTER = Deno.env.get("F2B_BENCH_FILTER") ?? "/etc/fail2ban/filter.d/sshd.conf";
 const EXPECT = Deno.env.get("F2B_BENCH_EXPECT_MATCHED") ?? (LINES === 200000 ? "75308" : "");
 const RUNS = Number(Deno.env.get("F2B_BENCH_RUNS") ?? "3");
-const V8_FLAGS = "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks";
+const V8_FLAGS =
+  "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks,--allow-natives-syntax";
 
 interface Counts {
   lines: number;

@@ -23,12 +23,14 @@ import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
 
 /**
- * The V8 flags every f2b process runs with: a linear-time fallback for runaway regexes, and an old
+ * The V8 flags every f2b process runs with: a backtrack limit for every filter regex
+ * (`--allow-natives-syntax`, see src/filter/bounded_regex.ts), a linear-time fallback for runaway
+ * regexes that engine can run, and an old
  * generation grown by 50% over the live data between full collections (not up to 4x), which keeps
  * the server's RSS near its data (see V8_FLAGS in src/cli/server.ts).
  */
 export const V8_FLAG =
-  "--enable-experimental-regexp-engine-on-excessive-backtracks,--heap-growing-percent=50";
+  "--enable-experimental-regexp-engine-on-excessive-backtracks,--allow-natives-syntax,--heap-growing-percent=50";
 
 /**
  * The permissions f2b runs with, compiled or through a `deno run` wrapper.

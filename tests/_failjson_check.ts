@@ -30,7 +30,8 @@ export const SAMPLE_NOW = 1124013600;
 /** The time zone the samples' local times are written in. */
 export const SAMPLE_TIME_ZONE = "Europe/Zurich";
 
-const V8_FLAGS = "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks";
+const V8_FLAGS =
+  "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks,--allow-natives-syntax";
 const TIME_RE = /^(\d{4})-(\d\d?)-(\d\d?)T(\d\d?):(\d\d?):(\d\d?)(?:\.(\d{1,6}))?$/;
 const IPV4_RE = /^\d{1,3}(\.\d{1,3}){3}$/;
 const IPV6ISH_RE = /^[0-9a-fA-F:.]+$/;

@@ -368,7 +368,7 @@ Deno.test({
           Deno.execPath(),
           "run",
           "-A",
-          "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks",
+          "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks,--allow-natives-syntax",
           new URL("../mod.ts", import.meta.url).pathname,
           "server",
           "-f",

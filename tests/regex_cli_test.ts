@@ -10,7 +10,8 @@ import { fileURLToPath } from "node:url";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SAMPLES = "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs";
-const V8_FLAGS = "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks";
+const V8_FLAGS =
+  "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks,--allow-natives-syntax";
 
 async function exists(p: string): Promise<boolean> {
   try {
@@ -168,4 +169,14 @@ Deno.test("f2b regex prints usage errors with exit code 255", async () => {
   assert.equal(r.code, 255);
   assert.match(r.err, /ERROR: provide both <LOG> and <REGEX>\./);
   assert.match(r.out, /^Usage: f2b regex/);
+});
+
+Deno.test("f2b regex: a catastrophic regex on a hostile line ends in milliseconds (backtrack limit)", async () => {
+  const t0 = performance.now();
+  // without the limit this takes minutes: (a+)+ tries 2^40 ways before the "!"
+  const r = await f2b([`x ${"a".repeat(40)}!`, "^x (a+)+<HOST>$"]);
+  const secs = (performance.now() - t0) / 1000;
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /Lines: 1 lines, 0 ignored, 0 matched, 1 missed/);
+  assert.ok(secs < 30, `took ${secs} s`);
 });

@@ -15,7 +15,15 @@ export const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
 /** Directory of the shipped configuration. */
 export const SHIPPED = fileURLToPath(new URL("../config/", import.meta.url));
 /** The V8 flag every f2b process runs with. */
-export const V8 = "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks";
+export const V8 =
+  "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks,--allow-natives-syntax";
+/**
+ * The flags without `--allow-natives-syntax`: filter regexes run without a
+ * backtrack limit, so a catastrophic regex really hangs a worker (the
+ * supervisor's restart is what bounds it then).
+ */
+export const V8_UNBOUNDED =
+  "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks";
 
 /** `YYYY-MM-DD hh:mm:ss` in local time, the form the test filter's dates take. */
 export function stamp(d = new Date()): string {
@@ -169,9 +177,10 @@ export class Server {
     extra: string[] = [],
     readonly logFile = `${dir}/f2b.log`,
     readonly socket = `${dir}/run/f2b.sock`,
+    v8Flags = V8,
   ) {
     this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", V8, MOD, "server", "-f", "-c", dir, ...extra],
+      args: ["run", "-A", v8Flags, MOD, "server", "-f", "-c", dir, ...extra],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

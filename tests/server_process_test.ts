@@ -14,6 +14,7 @@ import {
   row,
   Server,
   stamp,
+  V8_UNBOUNDED,
   waitFor,
   withDir,
   writeServerConf,
@@ -39,8 +40,9 @@ async function writeConfig(dir: string, jails: JailDef[]): Promise<void> {
 failregex = ^\\s*auth failure for user <F-USER>\\S+(?: \\S+)*?</F-USER> from <HOST>$
 `,
   );
-  // A filter that hangs on "aaaa…c from <host>": backreferences keep V8's
-  // backtracking engine, the linear-time fallback cannot take them.
+  // A filter that hangs on "aaaa…c from <host>" when regexes have no backtrack
+  // limit: backreferences keep V8's backtracking engine, the linear-time
+  // fallback cannot take them.
   await Deno.writeTextFile(
     `${dir}/filter.d/hangs.conf`,
     `[Definition]
@@ -296,13 +298,46 @@ Deno.test("server goes on when an action fails or hangs, and never runs log text
   });
 });
 
+/** A server whose regexes have no backtrack limit: the "hangs" filter really hangs a worker. */
+function unboundedServer(dir: string): Server {
+  return new Server(
+    dir,
+    ["--heartbeat-timeout", "1"],
+    `${dir}/f2b.log`,
+    `${dir}/run/f2b.sock`,
+    V8_UNBOUNDED,
+  );
+}
+
+Deno.test("with regex backtrack limits, a catastrophic regex on a hostile line stalls nothing", async () => {
+  await withDir(async (dir) => {
+    await writeConfig(dir, [{ name: "stuck", action: "record", filter: "hangs" }]);
+    const server = new Server(dir, ["--heartbeat-timeout", "1"]);
+    try {
+      await server.ready(["stuck"]);
+      const hostile = `${stamp()} ${"a".repeat(64)}c b from 192.0.2.99\n`;
+      await append(`${dir}/stuck.log`, fail("192.0.2.21") + hostile + fail("192.0.2.21"));
+      await waitFor(
+        () => read(`${dir}/actions.txt`).includes("ban stuck 192.0.2.21"),
+        "ban from the lines around the hostile one",
+        () => server.log(),
+      );
+      assert.doesNotMatch(server.log(), /did not answer/);
+      assert.doesNotMatch(server.log(), /192\.0\.2\.99/);
+      assert.equal(await server.stop(), 0);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 Deno.test("server restarts a jail worker stuck on a hostile line and skips that line", async () => {
   await withDir(async (dir) => {
     await writeConfig(dir, [
       { name: "stuck", action: "record", filter: "hangs" },
       { name: "calm", action: "record" },
     ]);
-    const server = new Server(dir, ["--heartbeat-timeout", "1"]);
+    const server = unboundedServer(dir);
     try {
       await server.ready(["stuck", "calm"]);
       await append(`${dir}/stuck.log`, fail("192.0.2.8"));
@@ -334,7 +369,7 @@ Deno.test("server restarts a jail worker stuck on a hostile line and skips that 
 Deno.test("server skips exactly the line a worker hung on; its neighbours in the same write count", async () => {
   await withDir(async (dir) => {
     await writeConfig(dir, [{ name: "stuck", action: "record", filter: "hangs" }]);
-    const server = new Server(dir, ["--heartbeat-timeout", "1"]);
+    const server = unboundedServer(dir);
     try {
       await server.ready(["stuck"]);
       const log = `${dir}/stuck.log`;

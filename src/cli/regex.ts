@@ -21,6 +21,7 @@ import {
   type TemplateHits,
 } from "../filter/date_detector.ts";
 import { type DateDetectorLike, Filter, type FilterOptions } from "../filter/filter.ts";
+import { boundedRegExp } from "../filter/bounded_regex.ts";
 import { expandTags, localizeFlags } from "../filter/filter_tags.ts";
 import { translatePythonRegex } from "../filter/python_regex.ts";
 import type { DateMatch, FailureMatch, LineResult } from "../filter/types.ts";
@@ -764,7 +765,7 @@ function compileForStats(pattern: string, useDns: string): StatsRegex | null {
       seen.add(py);
       names.push([js, py]);
     }
-    return { re: new RegExp(t.source, t.flags), names };
+    return { re: boundedRegExp(t.source, t.flags), names };
   } catch {
     return null;
   }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { boundedRegExp } from "./bounded_regex.ts";
 import type { FilterSpec, RegexSource } from "../config/types.ts";
 import { expandTags, FAILURE_ID_PRESENT, localizeFlags } from "./filter_tags.ts";
 import { type NumberedRegex, translatePythonRegex } from "./python_regex.ts";
@@ -149,7 +150,7 @@ function variantOf(c: Compiled, absent: number): Variant {
     const idxOf = (js: string) => num.groups[js] ?? [];
     const idx = c.names.map(([js]) => idxOf(js));
     v = {
-      re: new RegExp(num.source, c.re.flags),
+      re: boundedRegExp(num.source, c.re.flags),
       idx,
       skipIdx: c.skipLines.map(idxOf),
       build: c.build === null ? null : groupsBuilder(c.names, idx, c.contentJs, c.keys),
@@ -320,7 +321,7 @@ function compile(
   }
   const t = translatePythonRegex(expanded, src.origin, { multiline, keepGroup });
   const num = t.numbered;
-  const re = new RegExp(num?.source ?? t.source, t.flags);
+  const re = boundedRegExp(num?.source ?? t.source, t.flags);
   const names: [string, string][] = [];
   const skipLines: string[] = [];
   const alt: [string, string][] = [];
@@ -355,7 +356,7 @@ function compile(
     const tail = num === null ? t.source : num.source;
     const plain = num === null ? CONTENT_TAIL : CONTENT_TAIL.replace("(?<content>", "(");
     if (tail.endsWith(plain)) {
-      contentTail = new RegExp(tail.slice(0, -plain.length) + "(?=[^\\n])", t.flags);
+      contentTail = boundedRegExp(tail.slice(0, -plain.length) + "(?=[^\\n])", t.flags);
     }
   }
   const idxOf = (js: string) => num?.groups[js] ?? [];

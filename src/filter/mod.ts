@@ -18,6 +18,7 @@ export {
 export { expandTags, FAILURE_ID_GROUPS, FAILURE_ID_PRESENT, localizeFlags } from "./filter_tags.ts";
 export { type DateDetectorLike, Filter, type FilterOptions } from "./filter.ts";
 export { DateDetector, type DateDetectorOptions, type TemplateHits } from "./date_detector.ts";
+export { BACKTRACK_LIMIT, boundedRegExp, regexBounded } from "./bounded_regex.ts";
 export {
   evalCondition,
   type FailExpectation,

@@ -1,0 +1,62 @@
+/**
+ * Regexes whose every match attempt ends in bounded time.
+ *
+ * V8 falls back to its linear-time engine on excessive backtracking
+ * (`--enable-experimental-regexp-engine-on-excessive-backtracks`) only for
+ * patterns that engine can run, and it cannot run patterns with the `u`/`v`
+ * flag, `i` or lookaheads: every translated fail2ban regex has at least one
+ * of those, so a catastrophic pattern on a hostile line would backtrack for
+ * minutes. V8 can also give a regex a backtrack limit, after which the
+ * attempt ends as "no match"; it is reachable through the V8 intrinsic
+ * `%NewRegExpWithBacktrackLimit`, which needs the V8 flag
+ * `--allow-natives-syntax` (the deno.json tasks and the compiled executable
+ * set it; without it regexes are built unbounded, as `regexBounded()` says).
+ * The intrinsic is only ever called from the fixed source below: regex text
+ * from configuration reaches it as a string argument, never as code.
+ *
+ * @module
+ */
+
+/**
+ * Backtracks one match attempt may take before it ends as "no match": about
+ * 12 ms here. Ordinary log lines need a few hundred; only a hostile line
+ * (or a badly written regex) comes near it.
+ */
+export const BACKTRACK_LIMIT = 500_000;
+
+type Maker = (source: string, flags: string, limit: number) => RegExp;
+
+let maker: Maker | null | undefined;
+
+function boundedMaker(): Maker | null {
+  if (maker === undefined) {
+    try {
+      const make = new Function(
+        "source",
+        "flags",
+        "limit",
+        "return %NewRegExpWithBacktrackLimit(source, flags, limit);",
+      ) as Maker;
+      maker = make("a", "", 1).test("a") ? make : null;
+    } catch {
+      // a SyntaxError without --allow-natives-syntax
+      maker = null;
+    }
+  }
+  return maker;
+}
+
+/** Whether {@link boundedRegExp} gives bounded regexes in this process (`--allow-natives-syntax` set). */
+export function regexBounded(): boolean {
+  return boundedMaker() !== null;
+}
+
+/**
+ * `new RegExp(source, flags)`, with a backtrack limit when the process can
+ * set one: a match attempt past {@link BACKTRACK_LIMIT} backtracks finds no match.
+ * @throws {SyntaxError} for an invalid pattern, as `new RegExp` does.
+ */
+export function boundedRegExp(source: string, flags: string): RegExp {
+  const make = boundedMaker();
+  return make === null ? new RegExp(source, flags) : make(source, flags, BACKTRACK_LIMIT);
+}
