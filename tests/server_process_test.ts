@@ -322,7 +322,7 @@ Deno.test("with regex backtrack limits, a catastrophic regex on a hostile line s
         "ban from the lines around the hostile one",
         () => server.log(),
       );
-      assert.doesNotMatch(server.log(), /did not answer/);
+      assert.doesNotMatch(server.log(), /did not answer|without a backtrack limit/);
       assert.doesNotMatch(server.log(), /192\.0\.2\.99/);
       assert.equal(await server.stop(), 0);
     } finally {
@@ -348,6 +348,7 @@ Deno.test("server restarts a jail worker stuck on a hostile line and skips that 
         "the stuck worker restarted",
         () => server.log(),
       );
+      assert.match(server.log(), /WARNING.*Filter regexes run without a backtrack limit/);
       // The other jail was never disturbed.
       await append(`${dir}/calm.log`, fail("192.0.2.9").repeat(2));
       await waitFor(() => read(`${dir}/actions.txt`).includes("ban calm 192.0.2.9"), "ban calm");

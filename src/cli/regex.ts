@@ -21,7 +21,7 @@ import {
   type TemplateHits,
 } from "../filter/date_detector.ts";
 import { type DateDetectorLike, Filter, type FilterOptions } from "../filter/filter.ts";
-import { boundedRegExp } from "../filter/bounded_regex.ts";
+import { boundedRegExp, regexBounded } from "../filter/bounded_regex.ts";
 import { expandTags, localizeFlags } from "../filter/filter_tags.ts";
 import { translatePythonRegex } from "../filter/python_regex.ts";
 import type { DateMatch, FailureMatch, LineResult } from "../filter/types.ts";
@@ -929,6 +929,13 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
     spec,
     regexFilterOptions(opts, spec, found ?? detector, useDns, summary),
   );
+  if (!regexBounded()) {
+    log(
+      LOG_LEVELS.WARNING!,
+      "fail2ban.filter",
+      "Regexes run without a backtrack limit (run with --v8-flags=--allow-natives-syntax, as deno task regex does)",
+    );
+  }
   log(LEVEL.DEBUG, "fail2ban.filter", `Setting usedns = ${useDns} for Filter(${spec.name})`);
   log(LEVEL.DEBUG, "fail2ban.filter", `Created Filter(${spec.name})`);
   log(LEVEL.INFO, "fail2ban.filter", `  maxLines: ${spec.maxlines}`);

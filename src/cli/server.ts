@@ -18,6 +18,7 @@ import { BanDatabase } from "../db/ban_database.ts";
 import { BanManager } from "../jail/ban_manager.ts";
 import { checkJailSpec, loadCheckedJails } from "../jail/jail_check.ts";
 import { Daemon } from "../daemon/daemon.ts";
+import { regexBounded } from "../filter/bounded_regex.ts";
 import { createLogger, type DaemonLogger } from "../log/logger.ts";
 import { AlreadyRunningError, startControlServer } from "../server/control_server.ts";
 import { VERSION } from "../server/command_handler.ts";
@@ -310,6 +311,12 @@ async function foreground(a: ServerArgs, spec: ServerSpec): Promise<number> {
   const log = logger.child("server");
   log.log("INFO", "-".repeat(50));
   log.log("INFO", `Starting f2b v${VERSION}`);
+  if (!regexBounded()) {
+    log.log(
+      "WARNING",
+      "Filter regexes run without a backtrack limit: start f2b with --v8-flags=--allow-natives-syntax (deno task start, the installed service and the compiled executable do), or a hostile log line can stall a jail until its worker is restarted",
+    );
+  }
   // Jail notes are logged by the daemon as each jail starts.
   for (const note of spec.warnings ?? []) log.log("WARNING", note);
 
