@@ -8,6 +8,7 @@
  * @module
  */
 
+import { boundedRegExp } from "./bounded_regex.ts";
 import {
   civilToTime,
   DIRECTIVE_RE,
@@ -351,11 +352,11 @@ export abstract class DateTemplate {
   }
 
   #regex(): RegExp {
-    return this.#search ??= new RegExp(this.#source, this.#flags);
+    return this.#search ??= boundedRegExp(this.#source, this.#flags);
   }
 
   #stickyRegex(): RegExp {
-    return this.#sticky ??= new RegExp(this.#source, this.#flags + "y");
+    return this.#sticky ??= boundedRegExp(this.#source, this.#flags + "y");
   }
 
   /** True when the template is anchored at the line start or end. */
