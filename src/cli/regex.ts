@@ -384,18 +384,28 @@ export function debuggexUrl(
   return "https://www.debuggex.com/?" + args.join("&");
 }
 
+/** Character → byte of each single-byte encoding used so far (null: UTF-8). */
+const BYTE_TABLES = new Map<string, Map<string, number> | null>();
+
 /** Text as bytes of `encoding`: UTF-8, or one byte per character for the Latin encodings. */
 function encodeAs(text: string, encoding: string): Uint8Array {
-  let name = "utf-8";
-  try {
-    name = new TextDecoder(encoding).encoding;
-  } catch {
-    // unknown: UTF-8
+  let table = BYTE_TABLES.get(encoding);
+  if (table === undefined) {
+    let name = "utf-8";
+    try {
+      name = new TextDecoder(encoding).encoding;
+    } catch {
+      // unknown: UTF-8
+    }
+    table = null;
+    if (name !== "utf-8" && !name.startsWith("utf-16")) {
+      const decoder = new TextDecoder(name);
+      table = new Map();
+      for (let b = 0; b < 256; b++) table.set(decoder.decode(new Uint8Array([b])), b);
+    }
+    BYTE_TABLES.set(encoding, table);
   }
-  if (name === "utf-8" || name.startsWith("utf-16")) return new TextEncoder().encode(text);
-  const decoder = new TextDecoder(name);
-  const table = new Map<string, number>();
-  for (let b = 0; b < 256; b++) table.set(decoder.decode(new Uint8Array([b])), b);
+  if (table === null) return new TextEncoder().encode(text);
   const out: number[] = [];
   for (const ch of text) {
     const b = table.get(ch);
@@ -859,10 +869,10 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
   // a large log file in a plain summary: a worker reads its second part (it starts
   // loading now, while this thread reads the filter)
   const tuning = io.split ?? {};
-  const worker = summary && opts.verbose === 0 && opts.logLevelNo > LEVEL.TRACEDEBUG &&
-      splitWorthIt(opts, tuning)
-    ? startWorker()
+  const splitSize = summary && opts.verbose === 0 && opts.logLevelNo > LEVEL.TRACEDEBUG
+    ? splitSizeOf(opts, tuning)
     : null;
+  const worker = splitSize === null ? null : startWorker();
   let workerHits: TemplateHits[] | null = null;
   const say = (s: string) => {
     if (summary) out.line(s);
@@ -973,7 +983,7 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
       decoderOk = false;
     }
     if (!decoderOk) throw new RegexUsageError(`Unknown encoding "${opts.encoding}"`, false);
-    if (worker !== null && spec.maxlines <= 1 && found === null) {
+    if (worker !== null && splitSize !== null && spec.maxlines <= 1 && found === null) {
       const part: SplitRead = {
         opts,
         spec,
@@ -981,7 +991,7 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
         useDns,
         now,
         maxPrint,
-        size: Deno.statSync(opts.log).size,
+        size: splitSize,
       };
       workerHits = await readSplit(worker, part, tuning, filter, stats, onLine, keepLf);
     } else {
@@ -1284,20 +1294,23 @@ function startWorker(): RegexWorker | null {
   }
 }
 
-/** Whether the log is a file large enough to split between two threads (see regex_parallel.ts). */
-function splitWorthIt(opts: RegexOptions, tuning: SplitTuning): boolean {
-  if (tuning.off) return false;
+/**
+ * The size of the log when it is a file large enough to split between two
+ * threads (see regex_parallel.ts), else null.
+ */
+function splitSizeOf(opts: RegexOptions, tuning: SplitTuning): number | null {
+  if (tuning.off) return null;
   try {
-    if (Deno.env.get("F2B_REGEX_THREADS") === "1") return false;
+    if (Deno.env.get("F2B_REGEX_THREADS") === "1") return null;
   } catch {
     // no permission to read the environment: the default
   }
-  if ((navigator.hardwareConcurrency ?? 1) < 2 || !splittableEncoding(opts.encoding)) return false;
+  if ((navigator.hardwareConcurrency ?? 1) < 2 || !splittableEncoding(opts.encoding)) return null;
   try {
     const st = Deno.statSync(opts.log);
-    return st.isFile && st.size >= (tuning.minBytes ?? PARALLEL_MIN_BYTES);
+    return st.isFile && st.size >= (tuning.minBytes ?? PARALLEL_MIN_BYTES) ? st.size : null;
   } catch {
-    return false;
+    return null;
   }
 }
 

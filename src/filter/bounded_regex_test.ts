@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { BACKTRACK_LIMIT, boundedRegExp, regexBounded } from "./bounded_regex.ts";
 import { Filter } from "./filter.ts";
+import { emptyFilter } from "../config/jail_reader.ts";
 
 // `deno task test` runs with --allow-natives-syntax, as every f2b process does.
 const bounded = regexBounded();
@@ -30,15 +31,7 @@ Deno.test({
   ignore: !bounded,
   fn() {
     const f = new Filter({
-      name: "hostile",
-      file: null,
-      prefregex: null,
-      ignoreregex: [],
-      datepattern: null,
-      maxlines: 1,
-      journalmatch: null,
-      logtimezone: null,
-      options: {},
+      ...emptyFilter("hostile"),
       failregex: [{ pattern: "^user (\\w+\\s?)+ from <HOST>$", origin: "test" }],
     }, { dateDetector: null });
     const t0 = performance.now();
