@@ -52,11 +52,34 @@ export function regexBounded(): boolean {
 }
 
 /**
+ * Bounded regexes by flags and source, while some caller holds them. V8
+ * shares the compiled code of `new RegExp` objects of equal source and flags
+ * (its compilation cache), but not of regexes made by the intrinsic: without
+ * this, every new date detector compiled its ~60 templates again (40–70 ms
+ * on its first long line) and every reloaded filter its regexes.
+ */
+const shared = new Map<string, WeakRef<RegExp>>();
+const forget = new FinalizationRegistry<string>((key) => {
+  if (shared.get(key)?.deref() === undefined) shared.delete(key);
+});
+
+/**
  * `new RegExp(source, flags)`, with a backtrack limit when the process can
  * set one: a match attempt past {@link BACKTRACK_LIMIT} backtracks finds no match.
+ * A bounded regex is shared by every caller asking for the same source and
+ * flags, so a caller of a global or sticky one sets `lastIndex` before each
+ * `exec`, never reads it after.
  * @throws {SyntaxError} for an invalid pattern, as `new RegExp` does.
  */
 export function boundedRegExp(source: string, flags: string): RegExp {
   const make = boundedMaker();
-  return make === null ? new RegExp(source, flags) : make(source, flags, BACKTRACK_LIMIT);
+  if (make === null) return new RegExp(source, flags);
+  const key = `${flags}/${source}`;
+  let re = shared.get(key)?.deref();
+  if (re === undefined) {
+    re = make(source, flags, BACKTRACK_LIMIT);
+    shared.set(key, new WeakRef(re));
+    forget.register(re, key);
+  }
+  return re;
 }

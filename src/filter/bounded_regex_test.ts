@@ -42,3 +42,20 @@ Deno.test({
     assert.equal(ok.failures[0]?.fid, "192.0.2.2");
   },
 });
+
+Deno.test({
+  name: "bounded regexes of equal source and flags are one compiled regex, shared",
+  ignore: !bounded,
+  fn() {
+    const a = boundedRegExp("^shared (\\d+)$", "u");
+    assert.equal(boundedRegExp("^shared (\\d+)$", "u"), a);
+    assert.notEqual(boundedRegExp("^shared (\\d+)$", "uy"), a);
+    assert.notEqual(boundedRegExp("^shared (\\d+)$", ""), a);
+    // a sticky user sets lastIndex before each exec: sharing cannot mix up positions
+    const s = boundedRegExp("\\d+", "uy");
+    s.lastIndex = 2;
+    assert.equal(s.exec("ab12")?.[0], "12");
+    s.lastIndex = 0;
+    assert.equal(s.exec("ab12"), null);
+  },
+});
