@@ -180,3 +180,27 @@ Deno.test("f2b regex: a catastrophic regex on a hostile line ends in millisecond
   assert.match(r.out, /Lines: 1 lines, 0 ignored, 0 matched, 1 missed/);
   assert.ok(secs < 30, `took ${secs} s`);
 });
+
+Deno.test({
+  name: "f2b regex: fail2ban's own grafana filter on a hostile 1 KiB line ends in milliseconds",
+  ignore: !await exists("/etc/fail2ban/filter.d/grafana.conf"),
+  async fn() {
+    // key=value pairs the failregex can split in exponentially many ways before
+    // the line fails to end in an address: fail2ban-regex 1.0.2 was still
+    // working on this one line after 60 s here
+    const head = 't=2020-10-19T17:44:33+0200 lvl=eror msg="Invalid username or password" ';
+    const line = (head + 'a="b" remote_addr='.repeat(60)).slice(0, 1024);
+    const t0 = performance.now();
+    const r = await f2b([line, "/etc/fail2ban/filter.d/grafana.conf"]);
+    const secs = (performance.now() - t0) / 1000;
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /Lines: 1 lines, 0 ignored, 0 matched, 1 missed/);
+    assert.ok(secs < 30, `took ${secs} s`);
+    // and the filter still matches a real line after it
+    const ok = await f2b([
+      head + "uname=bob remote_addr=192.0.2.7",
+      "/etc/fail2ban/filter.d/grafana.conf",
+    ]);
+    assert.match(ok.out, /Lines: 1 lines, 0 ignored, 1 matched, 0 missed/);
+  },
+});
