@@ -6,11 +6,11 @@
  * @module
  */
 
-import { boundedRegExp } from "./bounded_regex.ts";
+import { boundedRegExp, ranIntoLimit } from "./bounded_regex.ts";
 import type { FilterSpec, RegexSource } from "../config/types.ts";
 import { expandTags, FAILURE_ID_PRESENT, localizeFlags } from "./filter_tags.ts";
 import { type NumberedRegex, translatePythonRegex } from "./python_regex.ts";
-import type { DateMatch, FailureMatch, LineResult } from "./types.ts";
+import type { DateMatch, FailureMatch, GaveUpRegex, LineResult } from "./types.ts";
 
 /** What the filter needs from a date detector. */
 export interface DateDetectorLike {
@@ -508,15 +508,18 @@ function precheck(c: Compiled, buf: string): boolean {
   return c.required === "" || buf.indexOf(c.required) >= 0;
 }
 
+/** The form of a regex to run on a buffer: without the alternatives whose guard texts it lacks. */
+function variantFor(c: Compiled, buf: string): Variant {
+  const guards = c.guards;
+  if (guards.length === 0) return c;
+  let absent = 0;
+  for (let i = 0; i < guards.length; i++) if (buf.indexOf(guards[i]!) < 0) absent |= 1 << i;
+  return absent === 0 ? c : variantOf(c, absent);
+}
+
 function search(c: Compiled, buf: string, org: BufLine[]): Search | null {
   if (!precheck(c, buf)) return null;
-  let v: Variant = c;
-  const guards = c.guards;
-  if (guards.length !== 0) {
-    let absent = 0;
-    for (let i = 0; i < guards.length; i++) if (buf.indexOf(guards[i]!) < 0) absent |= 1 << i;
-    if (absent !== 0) v = variantOf(c, absent);
-  }
+  const v = variantFor(c, buf);
   const m = v.re.exec(buf);
   if (m === null) return null;
   if (org.length <= 1) return { m, v, matched: org, unmatched: NO_LINES };
@@ -729,6 +732,42 @@ export class Filter {
   /** Number of ignoreregexes. */
   get ignoreRegexCount(): number {
     return this.#ignore.length;
+  }
+
+  /**
+   * The regexes that ran into the backtrack limit on the last line (each
+   * then counted it as not matching), found by running them again on that
+   * line's buffer (see `ranIntoLimit`): costly, so only for a line that was
+   * slow, right after its `processLine`. Multi-line buffers are checked as
+   * the last line left them.
+   */
+  regexesGivenUp(): GaveUpRegex[] {
+    const out: GaveUpRegex[] = [];
+    let buf = this.#lastBuf;
+    const gaveUp = (c: Compiled, text: string, tailForm: boolean): boolean => {
+      if (!precheck(c, text)) return false;
+      const re = tailForm && c.contentTail !== null ? c.contentTail : variantFor(c, text).re;
+      return ranIntoLimit(re, text);
+    };
+    this.#ignore.forEach((c, index) => {
+      if (gaveUp(c, buf, false)) out.push({ kind: "ignoreregex", index, origin: c.source.origin });
+    });
+    const pc = this.#pref;
+    if (pc !== null) {
+      const tail = this.#lastOrg.length === 1 && buf.indexOf("\n") === buf.length - 1;
+      if (gaveUp(pc, buf, tail)) {
+        out.push({ kind: "prefregex", index: 0, origin: pc.source.origin });
+        return out;
+      }
+      const ps = search(pc, buf, this.#lastOrg);
+      if (ps === null) return out;
+      const content = groupsOf(pc, ps.m, ps.v).content as string | undefined;
+      if (content) buf = content + "\n";
+    }
+    this.#fail.forEach((c, index) => {
+      if (gaveUp(c, buf, false)) out.push({ kind: "failregex", index, origin: c.source.origin });
+    });
+    return out;
   }
 
   /**

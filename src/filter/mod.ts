@@ -7,7 +7,7 @@
  * @module
  */
 
-export type { DateMatch, FailureMatch, LineResult } from "./types.ts";
+export type { DateMatch, FailureMatch, GaveUpRegex, LineResult } from "./types.ts";
 export {
   type FirstChars,
   type NumberedRegex,

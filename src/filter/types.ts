@@ -55,3 +55,13 @@ export interface LineResult {
   /** Indexes of failregexes that matched, including `<F-NOFAIL>` ones. */
   matchedRegexes: number[];
 }
+
+/** A regex that ran into the backtrack limit on a line (see `Filter.regexesGivenUp`). */
+export interface GaveUpRegex {
+  /** The option the regex comes from. */
+  kind: "prefregex" | "failregex" | "ignoreregex";
+  /** Index among the filter's regexes of that kind (0 for the prefregex). */
+  index: number;
+  /** Where the regex comes from: filter file and option. */
+  origin: string;
+}
