@@ -179,6 +179,38 @@ Deno.test("f2b regex: a catastrophic regex on a hostile line ends in millisecond
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /Lines: 1 lines, 0 ignored, 0 matched, 1 missed/);
   assert.ok(secs < 30, `took ${secs} s`);
+  // and says so, on stderr (stdout stays what fail2ban-regex prints)
+  assert.match(
+    r.err,
+    /^Line 1: failregex #1 \(failregex given on the command line\) gave up after 500000 backtracks, so the line counts as not matched: "x a+!"\n$/,
+  );
+});
+
+Deno.test("f2b regex: a line of a log on which a regex gave up is named by its number; ordinary lines are not", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ok = Array.from(
+      { length: 3000 },
+      (_, i) =>
+        `Mar  1 10:00:${String(i % 60).padStart(2, "0")} host x: user bob${i} from 192.0.2.${
+          i % 250
+        }`,
+    );
+    const log = join(dir, "mixed.log");
+    await Deno.writeTextFile(
+      log,
+      [...ok, `Mar  1 10:01:00 host x: user ${"a".repeat(40)}! from 192.0.2.1`, ...ok].join("\n") +
+        "\n",
+    );
+    const r = await f2b([log, "user (\\w+)+ from <HOST>$"]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /Lines: 6001 lines, 0 ignored, 6000 matched, 1 missed/);
+    const reports = r.err.trim().split("\n");
+    assert.equal(reports.length, 1, r.err);
+    assert.match(reports[0]!, /^Line 3001: failregex #1 .* gave up after 500000 backtracks/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test({
@@ -196,6 +228,10 @@ Deno.test({
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /Lines: 1 lines, 0 ignored, 0 matched, 1 missed/);
     assert.ok(secs < 30, `took ${secs} s`);
+    assert.match(
+      r.err,
+      /^Line 1: failregex #1 \(\/etc\/fail2ban\/filter.d\/grafana.conf \[Definition\] failregex line \d+\) gave up/,
+    );
     // and the filter still matches a real line after it
     const ok = await f2b([
       head + "uname=bob remote_addr=192.0.2.7",

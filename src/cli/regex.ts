@@ -24,7 +24,8 @@ import { type DateDetectorLike, Filter, type FilterOptions } from "../filter/fil
 import { boundedRegExp, regexBounded } from "../filter/bounded_regex.ts";
 import { expandTags, localizeFlags } from "../filter/filter_tags.ts";
 import { translatePythonRegex } from "../filter/python_regex.ts";
-import type { DateMatch, FailureMatch, LineResult } from "../filter/types.ts";
+import type { DateMatch, FailureMatch, GaveUpRegex, LineResult } from "../filter/types.ts";
+import { BacktrackWatch, describeGaveUp } from "../filter/backtrack_watch.ts";
 import { LOG_LEVELS } from "../log/logger.ts";
 import { type Clock, SYSTEM_CLOCK } from "../util/clock.ts";
 import {
@@ -741,6 +742,8 @@ function outFormatter(fmt: string): (f: FailureMatch) => string[] {
 }
 
 export interface Stats {
+  /** Lines read, skipped ones too (numbers the lines in `gaveUp`). */
+  lines: number;
   tested: number;
   matched: number;
   ignored: number;
@@ -753,6 +756,10 @@ export interface Stats {
   ignoreHits: number[];
   prefHits: number;
   prefGroups: string[];
+  /** Lines on which a regex ran into the backtrack limit (see BacktrackWatch). */
+  gaveUp: { lineNo: number; line: string; regexes: GaveUpRegex[] }[];
+  /** Whether looking for such lines stopped (its time budget spent). */
+  gaveUpUnexamined: boolean;
 }
 
 /** A regex of the filter compiled for statistics, with its groups' fail2ban names. */
@@ -954,7 +961,8 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
   const maxPrint = opts.maxlines || 20;
   const stats = newStats(spec);
   const fmt = opts.out !== null ? outFormatter(opts.out) : null;
-  const { onLine, keepLf } = lineCounter({
+  const probeDates = detectorOptions;
+  const { onLine, keepLf, finish } = lineCounter({
     opts,
     spec,
     filter,
@@ -969,6 +977,11 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
     stats,
     maxPrint,
     trace: opts.logLevelNo <= LEVEL.TRACEDEBUG ? lineTrace(opts.logLevelNo, log) : null,
+    probe: () =>
+      new Filter(
+        spec,
+        regexFilterOptions(opts, spec, new DateDetector(probeDates), useDns, summary),
+      ),
   });
 
   const t0 = performance.now();
@@ -1019,7 +1032,16 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
     say("");
     for (let i = 0; i < lines.length; i++) await onLine(lines[i]!.replace(/[\r\n]+$/, ""), i + 1);
   }
+  finish();
   const elapsed = (performance.now() - t0) / 1000;
+  for (const g of stats.gaveUp) {
+    io.stderr(describeGaveUp(`Line ${g.lineNo}`, g.line, g.regexes) + "\n");
+  }
+  if (stats.gaveUpUnexamined) {
+    io.stderr(
+      "Stopped looking for lines on which a regex gave up at the backtrack limit (time budget spent): there may be more.\n",
+    );
+  }
   if (!summary) return 0;
   const hits = workerHits === null ? detector : { templateHits: () => workerHits! };
   printStats(opts, spec, hits, stats, elapsed, maxPrint, useDns, out);
@@ -1046,6 +1068,11 @@ export interface CountContext {
   maxPrint: number;
   /** Logs each line and its result (`-l tracedebug`/`heavydebug`), or null. */
   trace?: ((line: string, r: LineResult) => void) | null;
+  /**
+   * Builds a second filter like `filter` with its own state: with it, lines on
+   * which a regex gives up are found and kept in `stats.gaveUp`.
+   */
+  probe?: () => Filter;
 }
 
 /**
@@ -1065,6 +1092,8 @@ export function isSkippedLine(line: string): boolean {
 export function lineCounter(c: CountContext): {
   onLine: (line: string, lineNo: number) => void | Promise<void>;
   keepLf: boolean;
+  /** Call at the end of the lines (the last ones are looked at for regexes that gave up). */
+  finish: () => void;
 } {
   const { opts, spec, filter, now, useDns, summary, fmt, out, needPref, prefRe, found, stats } = c;
   const maxPrint = c.maxPrint;
@@ -1116,9 +1145,17 @@ export function lineCounter(c: CountContext): {
   const keepLf = summary && found === null && !multi; // found: the prefregex is re-run on the line
   const recent: { text: string; missed: boolean }[] = [];
 
+  const watch = c.probe === undefined
+    ? null
+    : new BacktrackWatch(c.probe, now, (lineNo, line, regexes) => {
+      stats.gaveUp.push({ lineNo, line, regexes });
+    });
+
   const onLine = (line: string, lineNo: number): void | Promise<void> => {
+    const at = ++stats.lines;
     if (isSkippedLine(line)) return;
     const r0: LineResult = filter.processLine(line, now);
+    if (watch !== null) watch.seen(line, at);
     if (trace) trace(line, r0);
     const failures = r0.failures;
     // a failregex match that gave no failure (no id yet) counts as ignored, as fail2ban-regex does
@@ -1217,7 +1254,12 @@ export function lineCounter(c: CountContext): {
       }
     }
   };
-  return { onLine, keepLf };
+  const finish = () => {
+    if (watch === null) return;
+    watch.finish();
+    stats.gaveUpUnexamined ||= watch.exhausted;
+  };
+  return { onLine, keepLf, finish };
 }
 
 /** The per-line log of `-l tracedebug` (each failure found) and `-l heavydebug` (each line too). */
@@ -1252,6 +1294,7 @@ function lineTrace(
 /** Counts of no line yet. */
 export function newStats(spec: FilterSpec): Stats {
   return {
+    lines: 0,
     tested: 0,
     matched: 0,
     ignored: 0,
@@ -1264,6 +1307,8 @@ export function newStats(spec: FilterSpec): Stats {
     ignoreHits: spec.ignoreregex.map(() => 0),
     prefHits: 0,
     prefGroups: [],
+    gaveUp: [],
+    gaveUpUnexamined: false,
   };
 }
 

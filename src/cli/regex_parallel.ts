@@ -126,6 +126,9 @@ export function splittableEncoding(encoding: string): boolean {
  * `maxPrint + 1` ignored and missed lines unless all are to be printed).
  */
 export function addStats(into: Stats, more: Stats, maxPrint: number, opts: RegexOptions): void {
+  for (const g of more.gaveUp) into.gaveUp.push({ ...g, lineNo: g.lineNo + into.lines });
+  into.lines += more.lines;
+  into.gaveUpUnexamined ||= more.gaveUpUnexamined;
   into.tested += more.tested;
   into.matched += more.matched;
   into.ignored += more.ignored;

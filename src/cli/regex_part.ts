@@ -57,6 +57,11 @@ export async function runRegexPart(
       found: null,
       stats,
       maxPrint: s.maxPrint,
+      probe: () =>
+        new Filter(
+          spec,
+          regexFilterOptions(opts, spec, new DateDetector(s.detector), s.useDns, true),
+        ),
     });
   const keepLf = counter(newStats(spec)).keepLf;
   await forEachFileLine(
@@ -75,10 +80,12 @@ export async function runRegexPart(
     post({ type: "fingerprint", index: i, fingerprint: filter.stateFingerprint() });
     const stats = newStats(spec);
     const end = s.checkpoints[i + 1] ?? Infinity;
-    await forEachFileLine(path, enc, counter(stats).onLine, false, keepLf, {
+    const segment = counter(stats);
+    await forEachFileLine(path, enc, segment.onLine, false, keepLf, {
       start: s.checkpoints[i]!,
       end,
     });
+    segment.finish();
     segments.push(stats);
   }
   post({ type: "done", segments, templateHits: detector.templateHits() });

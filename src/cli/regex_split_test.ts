@@ -122,3 +122,37 @@ Deno.test({
     assert.ok(compared > 50, `${compared} sample logs compared`);
   },
 });
+
+Deno.test("regex split read: lines on which a regex gave up are reported by their line number in the whole file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const lines = authLog(20000).trimEnd().split("\n");
+    const hostile = `Nov  1 10:00:00 host sshd[1]: user ${"a".repeat(40)}! from 192.0.2.1`;
+    lines.splice(Math.floor(lines.length * 0.8), 0, hostile);
+    lines.splice(Math.floor(lines.length * 0.2), 0, hostile);
+    const log = join(dir, "auth.log");
+    await Deno.writeTextFile(log, lines.join("\n") + "\n");
+    const expected = lines.flatMap((l, i) => (l === hostile ? [i + 1] : []));
+    const run = async (split: SplitTuning) => {
+      let err = "";
+      let used = -2;
+      const code = await runRegexCommand([log, "user (\\w+)+ from <HOST>"], {
+        stdout: () => {},
+        stderr: (s) => (err += s),
+        clock: { now: () => NOW },
+        split: { ...split, onSplit: (cp) => (used = cp) },
+      });
+      assert.equal(code, 0, err);
+      return {
+        used,
+        numbers: [...err.matchAll(/^Line (\d+): failregex #1 /gm)].map((m) => +m[1]!),
+      };
+    };
+    assert.deepEqual((await run({ off: true })).numbers, expected);
+    const split = await run({ minBytes: 0, share: 0.5, checkpointBytes: 64 << 10 });
+    assert.equal(split.used, 0, "the worker's counts were used");
+    assert.deepEqual(split.numbers, expected);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
