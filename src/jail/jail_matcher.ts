@@ -26,5 +26,6 @@ export function createJailMatcher(spec: JailSpec): JailMatcher {
   return {
     processLine: (line, now, time) => filter.processLine(line, now, time),
     lineTime: (line, now) => probe.match(line, now)?.time ?? null,
+    regexesGivenUp: () => filter.regexesGivenUp(),
   };
 }

@@ -7,7 +7,8 @@
  */
 
 import type { JailSpec } from "../config/types.ts";
-import type { LineResult } from "../filter/types.ts";
+import type { GaveUpRegex, LineResult } from "../filter/types.ts";
+import { describeGaveUp, SLOW_LINE_MS } from "../filter/backtrack_watch.ts";
 import type { FromWorker, LogLevel, LogPosition, ToWorker } from "../ipc/messages.ts";
 import type { Logger } from "../log/types.ts";
 import { type HostResolver, hostToFailureIds, parseUseDns, type UseDns } from "../net/dns.ts";
@@ -40,7 +41,13 @@ export interface JailMatcher {
   processLine(line: string, now: number, time?: number): LineResult;
   /** The line's time by the date detector (for the start-position bisection), or null. */
   lineTime(line: string, now: number): number | null;
+  /** The regexes that ran into the backtrack limit on the last line (see `Filter.regexesGivenUp`). */
+  regexesGivenUp?(): GaveUpRegex[];
 }
+
+/** Slow lines are examined for regexes that gave up for at most this long per minute (ms). */
+const EXAMINE_BUDGET_MS = 1_000;
+const EXAMINE_WINDOW_MS = 60_000;
 
 /** Decides whether an address is ignored (ignoreip, ignoreself). */
 export interface IgnoreChecker {
@@ -135,6 +142,10 @@ export class JailRunner {
   /** Where the line being processed is published for the supervisor. */
   #progress: LineProgress | null = null;
   #careful = 0;
+  /** Examining slow lines (see `#slowLine`): the current minute, time spent, lines not examined. */
+  #examineWindow = -Infinity;
+  #examineSpent = 0;
+  #unexamined = 0;
   #lastDate: number | null = null;
   readonly #warned = new Set<string>();
   #statsTimer: ReturnType<typeof setTimeout> | undefined;
@@ -524,6 +535,7 @@ export class JailRunner {
     if (!matcher || this.#stopped) return;
     const now = this.#o.clock.now();
     let result: LineResult;
+    const started = performance.now();
     try {
       result = knownTime === undefined
         ? matcher.processLine(text, now)
@@ -532,6 +544,7 @@ export class JailRunner {
       this.#warnOnce("processLine", `Error processing a line of "${path}": ${errText(e)}`);
       return;
     }
+    if (performance.now() - started >= SLOW_LINE_MS) this.#slowLine(text, path, matcher);
     if (result.time !== null) {
       if (result.failures.length === 0) {
         this.#lastDate = result.time;
@@ -773,6 +786,38 @@ export class JailRunner {
   }
 
   /** Posts a log record, prefixed with `[jail]` as fail2ban's jail messages are. */
+  /**
+   * A line that took milliseconds: maybe a regex gave up on it at the
+   * backtrack limit (the line then counted as not matching, which the log
+   * says). Examining costs up to a few times the limit per regex, so hostile
+   * lines get at most {@link EXAMINE_BUDGET_MS} of it per minute; the others
+   * are counted and the count logged.
+   */
+  #slowLine(text: string, path: string, matcher: JailMatcher): void {
+    const t = performance.now();
+    if (t - this.#examineWindow >= EXAMINE_WINDOW_MS) {
+      if (this.#unexamined > 0) {
+        this.#log(
+          "WARNING",
+          `${this.#unexamined} slow line(s) in the last minute were not examined for regexes that gave up at the backtrack limit (examined for ${EXAMINE_BUDGET_MS} ms per minute at most)`,
+        );
+      }
+      this.#examineWindow = t;
+      this.#examineSpent = 0;
+      this.#unexamined = 0;
+    }
+    if (matcher.regexesGivenUp === undefined) return;
+    if (this.#examineSpent >= EXAMINE_BUDGET_MS) {
+      this.#unexamined++;
+      return;
+    }
+    const regexes = matcher.regexesGivenUp();
+    this.#examineSpent += performance.now() - t;
+    if (regexes.length > 0) {
+      this.#log("WARNING", describeGaveUp(`A line of "${path}"`, text, regexes));
+    }
+  }
+
   #log(level: LogLevel, message: string): void {
     const jail = this.#name;
     const text = jail === "" || message.startsWith(`[${jail}] `) ? message : `[${jail}] ${message}`;

@@ -6,6 +6,8 @@ import { foundEvents } from "../ipc/messages.ts";
 import type { IPAddress } from "../net/ip_address.ts";
 import { ManualClock } from "../util/clock.ts";
 import { testFilterSpec, testJailSpec } from "../../tests/_jail_spec.ts";
+import { regexBounded } from "../filter/bounded_regex.ts";
+import { createJailMatcher } from "./jail_matcher.ts";
 import {
   type JailMatcher,
   JailRunner,
@@ -615,4 +617,36 @@ Deno.test("JailRunner publishes the line in progress and skips exactly skipLineE
     offset: 30,
   });
   await r2.handle({ type: "stop" });
+});
+
+Deno.test({
+  name:
+    "JailRunner logs a line on which a failregex gave up at the backtrack limit, naming file and regex",
+  ignore: !regexBounded(),
+  async fn() {
+    const pattern = "^user (\\w+)+ from <HOST>$";
+    const { runner, tailer, of } = await harness(
+      { createMatcher: createJailMatcher },
+      {
+        filter: testFilterSpec({
+          name: "hostile",
+          failregex: [{ pattern, origin: "filter.d/hostile.conf [Definition] failregex line 1" }],
+        }),
+      },
+    );
+    try {
+      tailer.feed(["user bob from 192.0.2.1", "user alice from 192.0.2.2"]);
+      const before = of("log").filter((m) => m.level === "WARNING").length;
+      // \w+ can split 40 letters in 2^39 ways before the "!" fails them all
+      tailer.feed([`user ${"a".repeat(40)}! from 192.0.2.3`, "user carol from 192.0.2.4"]);
+      const warnings = of("log").filter((m) => m.level === "WARNING").slice(before);
+      assert.equal(warnings.length, 1, JSON.stringify(warnings));
+      assert.match(
+        warnings[0]!.message,
+        /^\[sshd\] A line of "\/var\/log\/auth\.log": failregex #1 \(filter\.d\/hostile\.conf \[Definition\] failregex line 1\) gave up after 500000 backtracks, so the line counts as not matched: "user a{40}! from 192\.0\.2\.3"$/,
+      );
+    } finally {
+      await runner.handle({ type: "stop" });
+    }
+  },
 });
