@@ -977,11 +977,7 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
     stats,
     maxPrint,
     trace: opts.logLevelNo <= LEVEL.TRACEDEBUG ? lineTrace(opts.logLevelNo, log) : null,
-    probe: () =>
-      new Filter(
-        spec,
-        regexFilterOptions(opts, spec, new DateDetector(probeDates), useDns, summary),
-      ),
+    probe: () => filter.twin(new DateDetector(probeDates)),
   });
 
   const t0 = performance.now();
@@ -1034,6 +1030,7 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
   }
   finish();
   const elapsed = (performance.now() - t0) / 1000;
+  stats.gaveUp.sort((a, b) => a.lineNo - b.lineNo); // the first lines are examined last
   for (const g of stats.gaveUp) {
     io.stderr(describeGaveUp(`Line ${g.lineNo}`, g.line, g.regexes) + "\n");
   }

@@ -57,11 +57,7 @@ export async function runRegexPart(
       found: null,
       stats,
       maxPrint: s.maxPrint,
-      probe: () =>
-        new Filter(
-          spec,
-          regexFilterOptions(opts, spec, new DateDetector(s.detector), s.useDns, true),
-        ),
+      probe: () => filter.twin(new DateDetector(s.detector)),
     });
   const keepLf = counter(newStats(spec)).keepLf;
   await forEachFileLine(

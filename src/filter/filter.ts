@@ -581,6 +581,7 @@ export class Filter {
   /** The spec the filter was built from. */
   readonly spec: FilterSpec;
   readonly #dd: DateDetectorLike | null;
+  readonly #options: FilterOptions;
   readonly #pref: Compiled | null;
   readonly #fail: Compiled[];
   readonly #ignore: Compiled[];
@@ -624,11 +625,14 @@ export class Filter {
 
   /**
    * Compiles the filter's regexes.
+   * @param sharing a filter of the same spec and options whose compiled
+   *   regexes this one uses instead (see {@link Filter.twin})
    * @throws {SyntaxError} naming the filter file and option when a regex cannot be compiled or
    *   a failregex has no host or id group
    */
-  constructor(spec: FilterSpec, options: FilterOptions) {
+  constructor(spec: FilterSpec, options: FilterOptions, sharing?: Filter) {
     this.spec = spec;
+    this.#options = options;
     this.#dd = options.dateDetector;
     this.#maxLines = Math.max(1, spec.maxlines | 0);
     this.#checkAll = options.checkAllRegex ?? false;
@@ -639,10 +643,17 @@ export class Filter {
     const multi = this.#maxLines > 1;
     // without failure data only the groups that decide a failure are captured
     const keep = this.#failureData ? undefined : leanGroup;
-    this.#pref = spec.prefregex ? compile(spec.prefregex, useDns, false, keep) : null;
-    this.#fail = spec.failregex.map((r) => compile(r, useDns, multi, keep));
-    this.#ignore = spec.ignoreregex.map((r) => compile(r, useDns, false, keep));
-    if (!this.#failureData) this.#uniformShape();
+    if (sharing !== undefined) {
+      // a twin (see `twin`): the same compiled regexes
+      this.#pref = sharing.#pref;
+      this.#fail = sharing.#fail;
+      this.#ignore = sharing.#ignore;
+    } else {
+      this.#pref = spec.prefregex ? compile(spec.prefregex, useDns, false, keep) : null;
+      this.#fail = spec.failregex.map((r) => compile(r, useDns, multi, keep));
+      this.#ignore = spec.ignoreregex.map((r) => compile(r, useDns, false, keep));
+      if (!this.#failureData) this.#uniformShape();
+    }
     if (!this.#failureData && this.#maxLines === 1) {
       this.#oneLine = { text: "", full: "" };
       this.#oneBuf = [this.#oneLine];
@@ -658,6 +669,15 @@ export class Filter {
         );
       }
     }
+  }
+
+  /**
+   * A filter of the same spec and options, with its own date detector and
+   * fresh state, sharing this one's compiled regexes (nothing to compile):
+   * lines run through it leave this one's state and counts as they are.
+   */
+  twin(dateDetector: DateDetectorLike | null): Filter {
+    return new Filter(this.spec, { ...this.#options, dateDetector }, this);
   }
 
   /** Rebuilds the group builders to write every key of the filter (see `Compiled.keys`). */
