@@ -135,3 +135,30 @@ Deno.test("Filter skips the regexes of a line holding no text a failregex needs"
   });
   assert.equal(cut.processLine("x aT1b 192.0.2.8", 5).failures[0]?.fid, "192.0.2.8");
 });
+
+Deno.test("Filter.twin matches as its original does, with state of its own", () => {
+  const f = new Filter(
+    spec({
+      prefregex: {
+        pattern: "^ <F-MLFID>\\S+ \\[\\d+\\]:</F-MLFID> <F-CONTENT>.+</F-CONTENT>$", // after the date: a space
+        origin: "p",
+      },
+      failregex: rx(
+        "^user <F-USER>\\S+</F-USER> unknown$",
+        "^auth failed from <HOST>$",
+      ),
+    }),
+    { dateDetector: fakeDates },
+  );
+  // the original has seen user bob in session 7; the twin has not
+  assert.equal(f.processLine("T1000 sshd [7]: user bob unknown", 2000).failures.length, 0);
+  const twin = f.twin(fakeDates);
+  const line = "T1001 sshd [7]: auth failed from 192.0.2.7";
+  const viaTwin = twin.processLine(line, 2000);
+  assert.deepEqual(viaTwin.failures.map((x) => [x.fid, x.data.user ?? null]), [[
+    "192.0.2.7",
+    null,
+  ]]);
+  const viaOriginal = f.processLine(line, 2000);
+  assert.deepEqual(viaOriginal.failures.map((x) => [x.fid, x.data.user]), [["192.0.2.7", "bob"]]);
+});
