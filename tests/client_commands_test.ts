@@ -205,6 +205,12 @@ Deno.test({
           "status alpha short",
           `Status for the jail: alpha\n|- Filter\n|  |- Currently failed:\t0\n|  |- Total failed:\t0\n|  \`- File list:\t${dir}/alpha.log\n\`- Actions\n   |- Currently banned:\t2\n   \`- Total banned:\t2`,
         ],
+        [
+          // Team Cymru over the system's DNS: an entry per address ("nxdomain" where the
+          // resolver knows none), or empty lists when DNS fails
+          "status alpha cymru",
+          /^Status for the jail: alpha\n[^]*\n   \|- Banned IP list:\t192\.0\.2\.1 192\.0\.2\.2\n   \|- Banned ASN list:\t(?:[\w, ]+ [\w, ]+)?\n   \|- Banned Country list:\t(?:[\w, ]+ [\w, ]+)?\n   `- Banned RIR list:\t(?:[\w, ]+ [\w, ]+)?$/,
+        ],
         ["status nojail", "Sorry but the jail 'nojail' does not exist"],
         [
           "status --all short",

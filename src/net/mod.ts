@@ -9,3 +9,4 @@
 export * from "./ip_address.ts";
 export * from "./dns.ts";
 export * from "./ignore_entry.ts";
+export * from "./cymru.ts";

@@ -8,6 +8,8 @@
 
 import denoJson from "../../deno.json" with { type: "json" };
 import type { JailStatus, ReloadOptions, ServerControl } from "./control.ts";
+import { cymruInfo, systemTxtLookup } from "../net/cymru.ts";
+import { type IPAddress, parseAddress } from "../net/ip_address.ts";
 import {
   addJailCommand,
   bannedCommand,
@@ -158,6 +160,24 @@ export function jailStatusRows(status: JailStatus, flavor: StatusFlavor): Status
   return [["Filter", filter], ["Actions", actions]];
 }
 
+/**
+ * `status <JAIL> cymru`: the basic status with the AS numbers, countries and
+ * registries of the banned addresses (Team Cymru's DNS), one entry each.
+ */
+async function cymruStatusRows(control: ServerControl, jail: string): Promise<StatusRow[]> {
+  const status = control.jailStatus(jail);
+  const rows = jailStatusRows(status, "basic");
+  const ips = status.bannedIps.map(parseAddress).filter((a): a is IPAddress => a !== null);
+  const info = await cymruInfo(ips, control.txtLookup ?? systemTxtLookup());
+  const actions = rows[1]![1] as StatusRow[];
+  actions.push(
+    ["Banned ASN list", info.asn],
+    ["Banned Country list", info.country],
+    ["Banned RIR list", info.rir],
+  );
+  return rows;
+}
+
 /** Parses `reload`'s (or `restart`'s) words after the command name. */
 function parseReload(words: string[], args: string[], restart: boolean): ReloadOptions {
   const options: ReloadOptions = {};
@@ -237,13 +257,7 @@ export async function handleCommand(control: ServerControl, words: string[]): Pr
       }
       if (args.length > 2) throw invalid(words, `"status" takes a jail and a flavor at most`);
       const flavor = args[1] ?? "basic";
-      if (flavor === "cymru") {
-        control.jailStatus(args[0]!);
-        throw invalid(
-          words,
-          `Status flavor "cymru" is not supported: it needs DNS queries to Team Cymru`,
-        );
-      }
+      if (flavor === "cymru") return await cymruStatusRows(control, args[0]!);
       if (!FLAVORS.includes(flavor)) {
         throw invalid(
           words,

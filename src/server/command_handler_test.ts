@@ -2,10 +2,12 @@ import assert from "node:assert/strict";
 import { handleCommand, InvalidCommandError, VERSION } from "./command_handler.ts";
 import type { JailStatus, ReloadOptions, ServerControl } from "./control.ts";
 import { UnknownJailError } from "./control.ts";
+import type { TxtLookup } from "../net/cymru.ts";
 
 /** A ServerControl that records calls. */
 class FakeControl implements ServerControl {
   stopped = 0;
+  txtLookup?: TxtLookup;
   reloads: ReloadOptions[] = [];
   readonly jails: Record<string, JailStatus> = {
     sshd: {
@@ -189,4 +191,32 @@ Deno.test("handleCommand unknown command says so and points at help", async () =
   await assert.rejects(handleCommand(new FakeControl(), []), InvalidCommandError);
   const help = await handleCommand(new FakeControl(), ["help"]);
   assert.match(String(help), /status <JAIL> \[FLAVOR\]/);
+});
+
+Deno.test("handleCommand status cymru adds the AS numbers, countries and registries of the banned addresses", async () => {
+  const control = new FakeControl();
+  const asked: string[] = [];
+  control.txtLookup = (name) => {
+    asked.push(name);
+    if (name.startsWith("10.2.0.192.")) {
+      return Promise.resolve([["64500 | 192.0.2.0/24 | ZZ | ripencc | 2001-01-01"]]);
+    }
+    return Promise.reject(new Deno.errors.NotFound("no records found"));
+  };
+  const rows = await handleCommand(control, ["status", "sshd", "cymru"]) as [string, unknown][];
+  assert.deepEqual(rows[1], [
+    "Actions",
+    [
+      ["Currently banned", 2],
+      ["Total banned", 3],
+      ["Banned IP list", ["192.0.2.10", "2001:db8::1"]],
+      ["Banned ASN list", ["64500", "nxdomain"]],
+      ["Banned Country list", ["ZZ", "nxdomain"]],
+      ["Banned RIR list", ["ripencc", "nxdomain"]],
+    ],
+  ]);
+  assert.deepEqual(asked.map((n) => n.split(".").slice(-4).join(".")), [
+    "origin.asn.cymru.com",
+    "origin6.asn.cymru.com",
+  ]);
 });

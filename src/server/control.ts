@@ -9,6 +9,7 @@
 import type { JailSpec, ServerSpec } from "../config/types.ts";
 import type { BanTicket } from "../ipc/messages.ts";
 import type { DaemonLogger } from "../log/logger.ts";
+import type { TxtLookup } from "../net/cymru.ts";
 
 /** State of one jail as `status <jail>` prints it. */
 export interface JailStatus {
@@ -71,6 +72,11 @@ export interface ServerControl extends OptionalServerControl {
  * commands it serves.
  */
 export interface OptionalServerControl {
+  /**
+   * How `status <JAIL> cymru` asks DNS for TXT records (the system's resolver
+   * when absent; tests point it at their own DNS server).
+   */
+  txtLookup?: TxtLookup;
   /**
    * Bans `ip` in `jail` by hand; false when it was banned already.
    * Serves `set <JAIL> banip <IP> …`. Throws `UnknownJailError`.
