@@ -15,8 +15,11 @@ export type TxtLookup = (name: string) => Promise<string[][]>;
 
 /** What the three status rows show: one entry per address asked, in order (shorter after an error). */
 export interface CymruInfo {
+  /** AS numbers ("Banned ASN list"). */
   asn: string[];
+  /** Country codes ("Banned Country list"). */
   country: string[];
+  /** Regional internet registries ("Banned RIR list"). */
   rir: string[];
   /** The DNS error that ended the queries, if one did. */
   error?: string;
