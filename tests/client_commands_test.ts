@@ -209,7 +209,7 @@ Deno.test({
           // Team Cymru over the system's DNS: an entry per address ("nxdomain" where the
           // resolver knows none), or empty lists when DNS fails
           "status alpha cymru",
-          /^Status for the jail: alpha\n[^]*\n   \|- Banned IP list:\t192\.0\.2\.1 192\.0\.2\.2\n   \|- Banned ASN list:\t(?:[\w, ]+ [\w, ]+)?\n   \|- Banned Country list:\t(?:[\w, ]+ [\w, ]+)?\n   `- Banned RIR list:\t(?:[\w, ]+ [\w, ]+)?$/,
+          /^Status for the jail: alpha\n[^]*\n {3}\|- Banned IP list:\t192\.0\.2\.1 192\.0\.2\.2\n {3}\|- Banned ASN list:\t(?:[\w, ]+ [\w, ]+)?\n {3}\|- Banned Country list:\t(?:[\w, ]+ [\w, ]+)?\n {3}`- Banned RIR list:\t(?:[\w, ]+ [\w, ]+)?$/,
         ],
         ["status nojail", "Sorry but the jail 'nojail' does not exist"],
         [
