@@ -961,7 +961,7 @@ async function run(opts: RegexOptions, out: Output, io: RegexIo): Promise<number
   const maxPrint = opts.maxlines || 20;
   const stats = newStats(spec);
   const fmt = opts.out !== null ? outFormatter(opts.out) : null;
-  const probeDates = detectorOptions;
+  const probeDates = detectorOptions; // a const: the closure below keeps it non-null
   const { onLine, keepLf, finish } = lineCounter({
     opts,
     spec,

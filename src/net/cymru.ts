@@ -45,15 +45,25 @@ export function systemTxtLookup(timeoutMs = 5_000): TxtLookup {
 }
 
 /**
- * The AS numbers, countries and registries of `ips`, one entry each: the
+ * The AS numbers, countries and registries of `ips`, one entry each (a
+ * banned id that is no address, null here, reads `unknown`): the
  * values of all its records, sorted and joined with ", "; `nxdomain` when
  * Cymru has none. Another DNS error (a timeout, no answer) ends the queries:
  * the lists stay shorter and `error` says why, as in fail2ban. (Deno's
  * resolver reports a server failure as "no records": it reads `nxdomain`.)
  */
-export async function cymruInfo(ips: IPAddress[], lookup: TxtLookup): Promise<CymruInfo> {
+export async function cymruInfo(
+  ips: (IPAddress | null)[],
+  lookup: TxtLookup,
+): Promise<CymruInfo> {
   const info: CymruInfo = { asn: [], country: [], rir: [] };
   for (const ip of ips) {
+    if (ip === null) {
+      info.asn.push("unknown");
+      info.country.push("unknown");
+      info.rir.push("unknown");
+      continue;
+    }
     let records: string[][];
     try {
       records = await lookup(cymruQuestion(ip));

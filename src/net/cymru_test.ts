@@ -86,13 +86,13 @@ Deno.test("cymruInfo asks a real DNS server: ASN, country and registry; nxdomain
   });
   try {
     const found = await cymruInfo(
-      [ip("192.0.2.10"), ip("192.0.2.11"), ip("192.0.2.12"), ip("2001:db8::1")],
+      [ip("192.0.2.10"), ip("192.0.2.11"), ip("192.0.2.12"), null, ip("2001:db8::1")],
       dns.lookup,
     );
     assert.deepEqual(found, {
-      asn: ["64500", "64500, 64501", "nxdomain", "64502"],
-      country: ["ZZ", "ZY, unknown", "nxdomain", "ZX"],
-      rir: ["ripencc", "arin", "nxdomain", "apnic"],
+      asn: ["64500", "64500, 64501", "nxdomain", "unknown", "64502"],
+      country: ["ZZ", "ZY, unknown", "nxdomain", "unknown", "ZX"],
+      rir: ["ripencc", "arin", "nxdomain", "unknown", "apnic"],
     });
     const failed = await cymruInfo(
       [ip("192.0.2.10"), ip("192.0.2.13"), ip("192.0.2.10")],

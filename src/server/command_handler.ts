@@ -9,7 +9,7 @@
 import denoJson from "../../deno.json" with { type: "json" };
 import type { JailStatus, ReloadOptions, ServerControl } from "./control.ts";
 import { cymruInfo, systemTxtLookup } from "../net/cymru.ts";
-import { type IPAddress, parseAddress } from "../net/ip_address.ts";
+import { parseAddress } from "../net/ip_address.ts";
 import {
   addJailCommand,
   bannedCommand,
@@ -141,12 +141,17 @@ const FLAVORS: readonly string[] = ["basic", "short", "extended"];
  * (scripts parse it: it never changes), `short` leaves out the banned list, `extended` adds
  * f2b's own rows to `basic` ("Total evicted" in Filter).
  */
-export function jailStatusRows(status: JailStatus, flavor: StatusFlavor): StatusRow[] {
+export function jailStatusRows(
+  status: JailStatus,
+  flavor: StatusFlavor,
+  moreActions: StatusRow[] = [],
+): StatusRow[] {
   const actions: StatusRow[] = [
     ["Currently banned", status.currentlyBanned],
     ["Total banned", status.totalBanned],
   ];
   if (flavor !== "short") actions.push(["Banned IP list", status.bannedIps]);
+  actions.push(...moreActions);
   const filter: StatusRow[] = [
     ["Currently failed", status.currentlyFailed],
     ["Total failed", status.totalFailed],
@@ -166,16 +171,15 @@ export function jailStatusRows(status: JailStatus, flavor: StatusFlavor): Status
  */
 async function cymruStatusRows(control: ServerControl, jail: string): Promise<StatusRow[]> {
   const status = control.jailStatus(jail);
-  const rows = jailStatusRows(status, "basic");
-  const ips = status.bannedIps.map(parseAddress).filter((a): a is IPAddress => a !== null);
-  const info = await cymruInfo(ips, control.txtLookup ?? systemTxtLookup());
-  const actions = rows[1]![1] as StatusRow[];
-  actions.push(
+  const info = await cymruInfo(
+    status.bannedIps.map(parseAddress),
+    control.txtLookup ?? systemTxtLookup(),
+  );
+  return jailStatusRows(status, "basic", [
     ["Banned ASN list", info.asn],
     ["Banned Country list", info.country],
     ["Banned RIR list", info.rir],
-  );
-  return rows;
+  ]);
 }
 
 /** Parses `reload`'s (or `restart`'s) words after the command name. */
